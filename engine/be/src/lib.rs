@@ -1,0 +1,14 @@
+//! The backend (BE): it holds tablet replicas and does the work on them. The FE reaches a
+//! backend only through the [`BackendService`] trait: writes of a transaction, publish and
+//! abort, and tablet scans at a version. [`LocalBackend`] implements it over local tablet
+//! storage; `cairn allin1` wires one into the FE in-process, and a multi-node cluster will put
+//! an RPC client behind the same trait.
+
+pub mod http;
+pub mod local;
+pub mod metrics;
+pub mod service;
+
+pub use local::{LocalBackend, LocalBackendConfig};
+pub use metrics::BackendMetrics;
+pub use service::{BackendError, BackendService, ScanRequest, TabletDescriptor, TabletWrite};

@@ -1,0 +1,267 @@
+//! A backend over local tablet storage.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use futures::StreamExt;
+use tracing::{debug, info, warn};
+
+use crate::metrics::BackendMetrics;
+use crate::service::{
+    BackendError, BackendService, BatchStream, ScanRequest, TabletDescriptor, TabletWrite,
+};
+use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
+use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
+use cairn_storage::scan::scan_tablet;
+use cairn_storage::{StorageError, TabletManager, TabletStatistics};
+
+#[derive(Debug, Clone)]
+pub struct LocalBackendConfig {
+    pub backend_id: BackendId,
+    pub host: String,
+    pub http_port: u16,
+    pub storage_root_path: PathBuf,
+    pub compaction_interval: Duration,
+    pub compaction: CompactionPolicy,
+    /// How long replaced rowsets stay for readers of older versions.
+    pub stale_rowset_retention: Duration,
+}
+
+pub struct LocalBackend {
+    config: LocalBackendConfig,
+    tablets: Arc<TabletManager>,
+    metrics: Arc<BackendMetrics>,
+}
+
+impl LocalBackend {
+    pub fn open(config: LocalBackendConfig) -> Result<Arc<LocalBackend>, BackendError> {
+        let tablets = TabletManager::open(config.storage_root_path.clone()).map_err(|source| {
+            BackendError::Storage {
+                backend_id: config.backend_id,
+                source,
+            }
+        })?;
+        Ok(Arc::new(LocalBackend {
+            config,
+            tablets: Arc::new(tablets),
+            metrics: Arc::new(BackendMetrics::default()),
+        }))
+    }
+
+    pub fn metrics(&self) -> Arc<BackendMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    fn storage_error(&self, source: StorageError) -> BackendError {
+        BackendError::Storage {
+            backend_id: self.config.backend_id,
+            source,
+        }
+    }
+
+    /// Runs blocking storage work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&TabletManager) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let tablets = Arc::clone(&self.tablets);
+        match tokio::task::spawn_blocking(move || work(&tablets)).await {
+            Ok(result) => result.map_err(|source| self.storage_error(source)),
+            Err(error) => Err(BackendError::Task {
+                backend_id: self.config.backend_id,
+                message: error.to_string(),
+            }),
+        }
+    }
+
+    /// Starts background compaction and the sweep of stale rowsets.
+    pub fn start_background_tasks(self: &Arc<Self>) {
+        let backend = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(backend.config.compaction_interval);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let policy = backend.config.compaction.clone();
+                let retention = backend.config.stale_rowset_retention.as_secs();
+                let metrics = Arc::clone(&backend.metrics);
+                let outcome = backend
+                    .blocking(move |tablets| {
+                        for tablet in tablets.all_tablets() {
+                            match compact_tablet(&tablet, &policy) {
+                                Ok(Some(outcome)) => {
+                                    debug!(tablet_id = tablet.tablet_id(), ?outcome, "compacted");
+                                    BackendMetrics::add(&metrics.compactions, 1);
+                                    BackendMetrics::add(
+                                        &metrics.compaction_input_rowsets,
+                                        outcome.input_rowsets as u64,
+                                    );
+                                }
+                                Ok(None) => {}
+                                Err(error) => {
+                                    warn!(tablet_id = tablet.tablet_id(), %error, "compaction failed")
+                                }
+                            }
+                            match tablet.sweep_stale(retention) {
+                                Ok(swept) => {
+                                    BackendMetrics::add(&metrics.stale_rowsets_swept, swept as u64)
+                                }
+                                Err(error) => warn!(%error, "sweeping stale rowsets failed"),
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(error) = outcome {
+                    warn!(%error, "background compaction round failed");
+                }
+            }
+        });
+        info!(backend_id = self.config.backend_id, "backend background tasks started");
+    }
+}
+
+#[async_trait]
+impl BackendService for LocalBackend {
+    fn backend_id(&self) -> BackendId {
+        self.config.backend_id
+    }
+
+    fn host(&self) -> String {
+        self.config.host.clone()
+    }
+
+    fn http_port(&self) -> u16 {
+        self.config.http_port
+    }
+
+    async fn create_tablets(&self, tablets: Vec<TabletDescriptor>) -> Result<(), BackendError> {
+        self.blocking(move |manager| {
+            for tablet in tablets {
+                manager.create_tablet(tablet.tablet_id, tablet.keys_type, tablet.key_columns)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn drop_tablets(&self, tablet_ids: Vec<TabletId>) -> Result<(), BackendError> {
+        self.blocking(move |manager| {
+            for tablet_id in tablet_ids {
+                manager.drop_tablet(tablet_id)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn write(
+        &self,
+        transaction_id: TransactionId,
+        writes: Vec<TabletWrite>,
+    ) -> Result<(), BackendError> {
+        let rows: usize = writes
+            .iter()
+            .flat_map(|write| write.batches.iter())
+            .map(RecordBatch::num_rows)
+            .sum();
+        let bytes: usize = writes
+            .iter()
+            .flat_map(|write| write.batches.iter())
+            .map(RecordBatch::get_array_memory_size)
+            .sum();
+        self.blocking(move |manager| {
+            for write in writes {
+                let tablet = manager.tablet(write.tablet_id)?;
+                tablet.write(transaction_id, &write.schema, &write.batches, write.mode)?;
+            }
+            Ok(())
+        })
+        .await?;
+        BackendMetrics::add(&self.metrics.rows_written, rows as u64);
+        BackendMetrics::add(&self.metrics.bytes_written, bytes as u64);
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        transaction_id: TransactionId,
+        tablets: Vec<(TabletId, Version)>,
+    ) -> Result<(), BackendError> {
+        self.blocking(move |manager| {
+            for (tablet_id, version) in tablets {
+                manager.tablet(tablet_id)?.publish(transaction_id, version)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn abort(
+        &self,
+        transaction_id: TransactionId,
+        tablet_ids: Vec<TabletId>,
+    ) -> Result<(), BackendError> {
+        self.blocking(move |manager| {
+            for tablet_id in tablet_ids {
+                match manager.tablet(tablet_id) {
+                    Ok(tablet) => tablet.abort(transaction_id)?,
+                    Err(StorageError::TabletNotFound { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn scan(&self, request: ScanRequest) -> Result<BatchStream, BackendError> {
+        let tablet = self
+            .tablets
+            .tablet(request.tablet_id)
+            .map_err(|source| self.storage_error(source))?;
+        let backend_id = self.config.backend_id;
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch, BackendError>>(2);
+        tokio::task::spawn_blocking(move || {
+            let result = scan_tablet(
+                &tablet,
+                request.version,
+                &request.schema,
+                &request.projection,
+                |batch| sender.blocking_send(Ok(batch)).is_ok(),
+            );
+            if let Err(source) = result {
+                let _ = sender.blocking_send(Err(BackendError::Storage { backend_id, source }));
+            }
+        });
+        Ok(futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        })
+        .boxed())
+    }
+
+    async fn tablet_statistics(&self) -> Vec<TabletStatistics> {
+        self.tablets.statistics()
+    }
+
+    async fn tablet_ids(&self) -> Vec<TabletId> {
+        self.tablets.tablet_ids()
+    }
+
+    async fn pending_transactions(&self) -> Vec<(TabletId, TransactionId)> {
+        self.tablets
+            .all_tablets()
+            .iter()
+            .flat_map(|tablet| {
+                let tablet_id = tablet.tablet_id();
+                tablet
+                    .pending_transaction_ids()
+                    .into_iter()
+                    .map(move |transaction_id| (tablet_id, transaction_id))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,185 @@
+//! Settings of `cairn allin1`. Each has a flag, an environment variable (`CAIRN_` plus the
+//! name in capitals) and a config-file entry (`name = value` lines, as in StarRocks'
+//! `fe.conf`). A flag or variable wins over the file, and the file over the default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Allin1Args {
+    /// Config file of `name = value` lines; flags and environment variables override it.
+    #[arg(long, env = "CAIRN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where metadata and tablets live.
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address other nodes and SHOW FRONTENDS/BACKENDS report.
+    #[arg(long, env = "CAIRN_HOST")]
+    pub host: Option<String>,
+    /// MySQL protocol port.
+    #[arg(long, env = "CAIRN_QUERY_PORT")]
+    pub query_port: Option<u16>,
+    /// FE HTTP port (health, metrics).
+    #[arg(long, env = "CAIRN_HTTP_PORT")]
+    pub http_port: Option<u16>,
+    /// FE RPC port, reported by SHOW FRONTENDS.
+    #[arg(long, env = "CAIRN_RPC_PORT")]
+    pub rpc_port: Option<u16>,
+    /// FE metadata replication port, reported by SHOW FRONTENDS.
+    #[arg(long, env = "CAIRN_EDIT_LOG_PORT")]
+    pub edit_log_port: Option<u16>,
+    /// BE RPC port.
+    #[arg(long, env = "CAIRN_BE_PORT")]
+    pub be_port: Option<u16>,
+    /// BE HTTP port (health, metrics).
+    #[arg(long, env = "CAIRN_BE_HTTP_PORT")]
+    pub be_http_port: Option<u16>,
+    /// Buckets of a table whose DDL names none.
+    #[arg(long, env = "CAIRN_DEFAULT_BUCKETS")]
+    pub default_buckets: Option<u32>,
+    /// Journal records between metadata checkpoints.
+    #[arg(long, env = "CAIRN_CHECKPOINT_INTERVAL")]
+    pub checkpoint_interval: Option<u64>,
+    /// Seconds between compaction rounds.
+    #[arg(long, env = "CAIRN_COMPACTION_INTERVAL_SECONDS")]
+    pub compaction_interval_seconds: Option<u64>,
+    /// Small rowsets of a tablet that trigger a compaction.
+    #[arg(long, env = "CAIRN_COMPACTION_MIN_ROWSETS")]
+    pub compaction_min_rowsets: Option<usize>,
+    /// Seconds replaced rowsets stay for readers of older versions.
+    #[arg(long, env = "CAIRN_STALE_ROWSET_RETENTION_SECONDS")]
+    pub stale_rowset_retention_seconds: Option<u64>,
+    /// Most concurrent MySQL connections.
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest MySQL packet accepted, in bytes.
+    #[arg(long, env = "CAIRN_MAX_ALLOWED_PACKET")]
+    pub max_allowed_packet: Option<usize>,
+    /// The `time_zone` sessions start with.
+    #[arg(long, env = "CAIRN_TIME_ZONE")]
+    pub time_zone: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CAIRN_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Run a demo workload against this node: `sensors` pushes sensor readings every second.
+    #[arg(long, env = "CAIRN_DEMO")]
+    pub demo: Option<String>,
+}
+
+/// Settings after flags, environment, file and defaults are merged.
+#[derive(Debug, Clone)]
+pub struct Allin1Config {
+    pub data_dir: PathBuf,
+    pub host: String,
+    pub query_port: u16,
+    pub http_port: u16,
+    pub rpc_port: u16,
+    pub edit_log_port: u16,
+    pub be_port: u16,
+    pub be_http_port: u16,
+    pub default_buckets: u32,
+    pub checkpoint_interval: u64,
+    pub compaction_interval_seconds: u64,
+    pub compaction_min_rowsets: usize,
+    pub stale_rowset_retention_seconds: u64,
+    pub max_connections: usize,
+    pub max_allowed_packet: usize,
+    pub time_zone: String,
+    pub log_format: String,
+    pub demo: Option<String>,
+}
+
+fn read_config_file(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read config file {}", path.display()))?;
+    let mut entries = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            bail!("{}:{}: expected `name = value`, found {line:?}", path.display(), number + 1);
+        };
+        entries.insert(key.trim().to_lowercase(), value.trim().trim_matches('"').to_string());
+    }
+    Ok(entries)
+}
+
+fn pick<T: std::str::FromStr>(
+    given: Option<T>,
+    file: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(value) = given {
+        return Ok(value);
+    }
+    match file.get(key) {
+        Some(text) => text
+            .parse()
+            .map_err(|error| anyhow::anyhow!("config entry {key} = {text:?} is invalid: {error}")),
+        None => Ok(default),
+    }
+}
+
+const KNOWN_KEYS: [&str; 18] = [
+    "data_dir", "host", "query_port", "http_port", "rpc_port", "edit_log_port", "be_port", "be_http_port",
+    "default_buckets", "checkpoint_interval", "compaction_interval_seconds", "compaction_min_rowsets",
+    "stale_rowset_retention_seconds", "max_connections", "max_allowed_packet", "time_zone", "log_format", "demo",
+];
+
+impl Allin1Args {
+    pub fn resolve(self) -> anyhow::Result<Allin1Config> {
+        let file = match &self.config {
+            Some(path) => read_config_file(path)?,
+            None => BTreeMap::new(),
+        };
+        if let Some(unknown) = file.keys().find(|key| !KNOWN_KEYS.contains(&key.as_str())) {
+            bail!("unknown config entry {unknown:?}; known entries: {}", KNOWN_KEYS.join(", "));
+        }
+        let config = Allin1Config {
+            data_dir: pick(self.data_dir, &file, "data_dir", PathBuf::from("cairn-data"))?,
+            host: pick(self.host, &file, "host", "127.0.0.1".to_string())?,
+            query_port: pick(self.query_port, &file, "query_port", 9030)?,
+            http_port: pick(self.http_port, &file, "http_port", 8030)?,
+            rpc_port: pick(self.rpc_port, &file, "rpc_port", 9020)?,
+            edit_log_port: pick(self.edit_log_port, &file, "edit_log_port", 9010)?,
+            be_port: pick(self.be_port, &file, "be_port", 9060)?,
+            be_http_port: pick(self.be_http_port, &file, "be_http_port", 8040)?,
+            default_buckets: pick(self.default_buckets, &file, "default_buckets", 2)?,
+            checkpoint_interval: pick(self.checkpoint_interval, &file, "checkpoint_interval", 10_000)?,
+            compaction_interval_seconds: pick(self.compaction_interval_seconds, &file, "compaction_interval_seconds", 2)?,
+            compaction_min_rowsets: pick(self.compaction_min_rowsets, &file, "compaction_min_rowsets", 5)?,
+            stale_rowset_retention_seconds: pick(self.stale_rowset_retention_seconds, &file, "stale_rowset_retention_seconds", 300)?,
+            max_connections: pick(self.max_connections, &file, "max_connections", 1024)?,
+            max_allowed_packet: pick(self.max_allowed_packet, &file, "max_allowed_packet", 64 << 20)?,
+            time_zone: pick(self.time_zone, &file, "time_zone", "UTC".to_string())?,
+            log_format: pick(self.log_format, &file, "log_format", "text".to_string())?,
+            demo: match self.demo {
+                Some(demo) => Some(demo),
+                None => file.get("demo").cloned(),
+            },
+        };
+        if config.default_buckets == 0 {
+            bail!("default_buckets must be at least 1");
+        }
+        if config.compaction_min_rowsets < 2 {
+            bail!("compaction_min_rowsets must be at least 2");
+        }
+        if !matches!(config.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be `text` or `json`, not {:?}", config.log_format);
+        }
+        if let Some(demo) = &config.demo {
+            if demo != "sensors" {
+                bail!("unknown demo {demo:?}; the demo is `sensors`");
+            }
+        }
+        Ok(config)
+    }
+}

@@ -1,0 +1,134 @@
+//! FE errors, and their one mapping to what MySQL clients see.
+
+use cairn_common::ErrorCode;
+use cairn_mysql::ErrorPacket;
+use datafusion::error::DataFusionError;
+
+use crate::journal::JournalError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeError {
+    /// An error a user caused, with the MySQL code it maps to.
+    #[error("{message}")]
+    User { code: ErrorCode, message: String },
+    #[error("{0}")]
+    Query(#[from] DataFusionError),
+    #[error("metadata journal failed: {0}")]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Backend(#[from] cairn_be::BackendError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl FeError {
+    pub fn user(code: ErrorCode, message: impl Into<String>) -> Self {
+        FeError::User {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// StarRocks' analysis error: code 1064, SQLSTATE HY000.
+    pub fn analysis(message: impl Into<String>) -> Self {
+        Self::user(ErrorCode::ANALYSIS, message)
+    }
+
+    pub fn not_supported(what: impl std::fmt::Display) -> Self {
+        Self::user(ErrorCode::NOT_SUPPORTED, format!("{what} is not supported yet"))
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        FeError::Internal(message.into())
+    }
+
+    pub fn unknown_database(name: &str) -> Self {
+        Self::user(ErrorCode::BAD_DATABASE, format!("Unknown database '{name}'"))
+    }
+
+    pub fn unknown_table(database: &str, table: &str) -> Self {
+        Self::user(ErrorCode::NO_SUCH_TABLE, format!("Table '{database}.{table}' doesn't exist"))
+    }
+
+    pub fn no_database_selected() -> Self {
+        Self::user(ErrorCode::NO_DATABASE_SELECTED, "No database selected")
+    }
+
+    /// The code and message a MySQL client receives.
+    pub fn to_packet(&self) -> ErrorPacket {
+        let (code, message) = match self {
+            FeError::User { code, message } => (*code, message.clone()),
+            FeError::Query(error) => map_datafusion_error(error),
+            FeError::Journal(_) | FeError::Backend(_) | FeError::Internal(_) => {
+                (ErrorCode::INTERNAL, self.to_string())
+            }
+        };
+        ErrorPacket {
+            code: code.code,
+            sql_state: code.sql_state.to_string(),
+            message,
+        }
+    }
+}
+
+fn quoted_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let start = text.find(marker)? + marker.len();
+    let rest = &text[start..];
+    let end = rest.find('\'')?;
+    Some(&rest[..end])
+}
+
+/// Maps DataFusion's errors to the MySQL codes clients switch on.
+fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
+    let root = error.find_root();
+    match root {
+        DataFusionError::SQL(parser_error, _) => (
+            ErrorCode::PARSE,
+            format!("You have an error in your SQL syntax: {parser_error}"),
+        ),
+        DataFusionError::SchemaError(schema_error, _) => {
+            let text = schema_error.to_string();
+            if let Some(column) = quoted_after(&text, "field with unqualified name '")
+                .or_else(|| quoted_after(&text, "field with qualified name '"))
+            {
+                let column = column.rsplit('.').next().unwrap_or(column);
+                (ErrorCode::BAD_FIELD, format!("Unknown column '{column}' in 'field list'"))
+            } else {
+                (ErrorCode::ANALYSIS, text)
+            }
+        }
+        DataFusionError::Plan(message) => {
+            if let Some(name) = quoted_after(message, "table '") {
+                // DataFusion names the table `catalog.database.table`.
+                let parts: Vec<&str> = name.split('.').collect();
+                let shown = match parts.as_slice() {
+                    [_, database, table] => format!("{database}.{table}"),
+                    _ => name.to_string(),
+                };
+                if message.contains("not found") {
+                    return (ErrorCode::NO_SUCH_TABLE, format!("Table '{shown}' doesn't exist"));
+                }
+            }
+            (ErrorCode::ANALYSIS, message.clone())
+        }
+        DataFusionError::ArrowError(arrow_error, _) => {
+            let text = arrow_error.to_string();
+            if text.contains("Divide by zero") {
+                (ErrorCode::DIVISION_BY_ZERO, "Division by 0".to_string())
+            } else if text.contains("Cast error") || text.contains("Parser error") {
+                (ErrorCode::TRUNCATED_WRONG_VALUE, text)
+            } else if text.contains("overflow") {
+                (ErrorCode::WARN_DATA_OUT_OF_RANGE, text)
+            } else {
+                (ErrorCode::INTERNAL, text)
+            }
+        }
+        DataFusionError::NotImplemented(message) => {
+            (ErrorCode::NOT_SUPPORTED, format!("{message} is not supported yet"))
+        }
+        DataFusionError::Execution(message) if message.contains("Cancelled") => {
+            (ErrorCode::QUERY_INTERRUPTED, "Query execution was interrupted".to_string())
+        }
+        other => (ErrorCode::ANALYSIS, other.to_string()),
+    }
+}

@@ -1,0 +1,241 @@
+//! The metadata journal: an append-only file of [`JournalEntry`] records, each synced before
+//! the change it describes is applied or acknowledged, plus periodic checkpoint images of the
+//! whole catalog. Replay loads the newest image and applies the later records. A torn record
+//! at the end (a crash mid-write) was never acknowledged, and is cut off.
+//!
+//! Record format: little-endian `u32` payload length, `u32` CRC-32 of the payload, then the
+//! payload, JSON of `{"seq": n, "entry": ...}`. Sequence numbers make replay idempotent and
+//! let a follower FE later resume from a position.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::catalog::{Catalog, JournalEntry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("failed to {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("failed to encode journal record: {0}")]
+    Encode(serde_json::Error),
+    #[error("journal file {path} is corrupt at offset {offset} and is not the last file")]
+    Corrupt { path: String, offset: u64 },
+    #[error("checkpoint image {path} is unreadable: {source}")]
+    Image {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
+    let path = path.display().to_string();
+    move |source| JournalError::Io { action, path, source }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    seq: u64,
+    entry: JournalEntry,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Image {
+    seq: u64,
+    catalog: Catalog,
+}
+
+pub struct Journal {
+    directory: PathBuf,
+    file: File,
+    /// Sequence number of the last record written or replayed.
+    seq: u64,
+    records_since_checkpoint: u64,
+    checkpoint_interval: u64,
+}
+
+fn numbered_files(directory: &Path, prefix: &str, suffix: &str) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(directory).map_err(io_error("list", directory))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(number) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .and_then(|number| number.parse::<u64>().ok())
+        {
+            files.push((number, entry.path()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn sync_directory(directory: &Path) -> Result<(), JournalError> {
+    File::open(directory)
+        .and_then(|handle| handle.sync_all())
+        .map_err(io_error("sync", directory))
+}
+
+/// Reads records from one edits file; returns them and the offset of the first bad byte,
+/// if any.
+fn read_records(path: &Path) -> Result<(Vec<Record>, Option<u64>), JournalError> {
+    let file = File::open(path).map_err(io_error("open", path))?;
+    let length = file.metadata().map_err(io_error("stat", path))?.len();
+    let mut reader = BufReader::new(file);
+    let mut records = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        if offset == length {
+            return Ok((records, None));
+        }
+        let mut header = [0u8; 8];
+        if reader.read_exact(&mut header).is_err() {
+            return Ok((records, Some(offset)));
+        }
+        let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as u64;
+        let checksum = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if offset + 8 + size > length {
+            return Ok((records, Some(offset)));
+        }
+        let mut payload = vec![0u8; size as usize];
+        if reader.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != checksum {
+            return Ok((records, Some(offset)));
+        }
+        match serde_json::from_slice::<Record>(&payload) {
+            Ok(record) => records.push(record),
+            Err(_) => return Ok((records, Some(offset))),
+        }
+        offset += 8 + size;
+    }
+}
+
+impl Journal {
+    /// Opens the journal in `directory`, replaying it into a catalog.
+    pub fn open(directory: PathBuf, checkpoint_interval: u64) -> Result<(Journal, Catalog), JournalError> {
+        fs::create_dir_all(&directory).map_err(io_error("create", &directory))?;
+        let images = numbered_files(&directory, "image.", ".json")?;
+        let (mut seq, mut catalog) = match images.last() {
+            Some((_, path)) => {
+                let text = fs::read(path).map_err(io_error("read", path))?;
+                let image: Image = serde_json::from_slice(&text).map_err(|source| JournalError::Image {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (image.seq, image.catalog)
+            }
+            None => (0, Catalog::default()),
+        };
+        let image_seq = seq;
+        let edits = numbered_files(&directory, "edits.", ".log")?;
+        let mut replayed = 0u64;
+        let mut last_file: Option<PathBuf> = None;
+        for (index, (_, path)) in edits.iter().enumerate() {
+            let (records, corrupt_at) = read_records(path)?;
+            for record in records {
+                if record.seq > seq {
+                    catalog.apply(&record.entry);
+                    seq = record.seq;
+                    replayed += 1;
+                }
+            }
+            if let Some(offset) = corrupt_at {
+                if index + 1 != edits.len() {
+                    return Err(JournalError::Corrupt {
+                        path: path.display().to_string(),
+                        offset,
+                    });
+                }
+                warn!(path = %path.display(), offset, "cutting off a torn journal record");
+                let file = OpenOptions::new().write(true).open(path).map_err(io_error("open", path))?;
+                file.set_len(offset).map_err(io_error("truncate", path))?;
+                file.sync_all().map_err(io_error("sync", path))?;
+            }
+            last_file = Some(path.clone());
+        }
+        let path = last_file.unwrap_or_else(|| directory.join(format!("edits.{}.log", seq + 1)));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_error("open", &path))?;
+        sync_directory(&directory)?;
+        info!(image_seq, replayed, seq, "replayed metadata journal");
+        Ok((
+            Journal {
+                directory,
+                file,
+                seq,
+                records_since_checkpoint: replayed,
+                checkpoint_interval,
+            },
+            catalog,
+        ))
+    }
+
+    /// Appends an entry and syncs it to disk. Returns its sequence number.
+    pub fn append(&mut self, entry: &JournalEntry) -> Result<u64, JournalError> {
+        let record = Record {
+            seq: self.seq + 1,
+            entry: entry.clone(),
+        };
+        let payload = serde_json::to_vec(&record).map_err(JournalError::Encode)?;
+        let mut buffer = Vec::with_capacity(payload.len() + 8);
+        buffer.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        buffer.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        buffer.extend_from_slice(&payload);
+        let path = self.directory.join("edits");
+        self.file.write_all(&buffer).map_err(io_error("append to", &path))?;
+        self.file.sync_data().map_err(io_error("sync", &path))?;
+        self.seq += 1;
+        self.records_since_checkpoint += 1;
+        Ok(self.seq)
+    }
+
+    pub fn needs_checkpoint(&self) -> bool {
+        self.records_since_checkpoint >= self.checkpoint_interval
+    }
+
+    /// Writes an image of `catalog` (which must reflect every record so far), starts a new
+    /// edits file, and removes the files the image makes redundant.
+    pub fn checkpoint(&mut self, catalog: &Catalog) -> Result<(), JournalError> {
+        let image = Image {
+            seq: self.seq,
+            catalog: catalog.clone(),
+        };
+        let path = self.directory.join(format!("image.{}.json", self.seq));
+        let temporary = self.directory.join("image.tmp");
+        let bytes = serde_json::to_vec(&image).map_err(JournalError::Encode)?;
+        let mut file = File::create(&temporary).map_err(io_error("create", &temporary))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(io_error("write", &temporary))?;
+        fs::rename(&temporary, &path).map_err(io_error("rename", &path))?;
+        let edits_path = self.directory.join(format!("edits.{}.log", self.seq + 1));
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&edits_path)
+            .map_err(io_error("open", &edits_path))?;
+        sync_directory(&self.directory)?;
+        for (number, old) in numbered_files(&self.directory, "edits.", ".log")? {
+            if number <= self.seq {
+                let _ = fs::remove_file(old);
+            }
+        }
+        for (number, old) in numbered_files(&self.directory, "image.", ".json")? {
+            if number < self.seq {
+                let _ = fs::remove_file(old);
+            }
+        }
+        self.records_since_checkpoint = 0;
+        info!(seq = self.seq, "wrote metadata checkpoint");
+        Ok(())
+    }
+}

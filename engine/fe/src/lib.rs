@@ -1,0 +1,29 @@
+//! The frontend (FE): the MySQL protocol endpoint, the catalog with its durable journal,
+//! load transactions, and query planning on DataFusion. [`Frontend`] is the entry point: it
+//! replays the journal, then serves MySQL ([`Frontend::serve_mysql`]) and HTTP
+//! ([`Frontend::serve_http`]). It reaches tablets only through a
+//! [`cairn_be::BackendService`].
+
+pub mod catalog;
+pub mod convert;
+pub mod ddl;
+pub mod error;
+pub mod frontend;
+pub mod http;
+pub mod information_schema;
+pub mod journal;
+pub mod load;
+pub mod metadata;
+pub mod metrics;
+pub mod partition;
+pub mod process;
+pub mod router;
+pub mod session;
+pub mod show;
+pub mod table_provider;
+pub mod transaction;
+pub mod users;
+pub mod variables;
+
+pub use error::FeError;
+pub use frontend::{Frontend, FrontendConfig};

@@ -1,0 +1,142 @@
+//! Writing rows into a table as one transaction: routing to partitions and tablets, creating
+//! expression partitions on demand, then commit and publish.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+
+use cairn_be::{TabletWrite, WriteMode};
+use cairn_common::ids::PartitionId;
+
+use crate::catalog::Table;
+use crate::error::FeError;
+use crate::frontend::Frontend;
+use crate::router::{RoutedRows, bucket_indices, partition_ids, split_batch};
+use crate::transaction::{Transaction, TransactionOutcome};
+
+/// Which partitions an overwrite replaces.
+pub enum Overwrite {
+    No,
+    /// Every partition of the table (`INSERT OVERWRITE t`, DELETE).
+    AllPartitions,
+}
+
+impl Frontend {
+    /// Routes rows that already have the table's full schema.
+    async fn route(
+        &self,
+        database_id: u64,
+        database: &str,
+        mut table: Table,
+        batches: &[RecordBatch],
+    ) -> Result<(Table, RoutedRows), FeError> {
+        // Expression partitioning may need new partitions; create them and route again.
+        for _attempt in 0..3 {
+            let mut routed = RoutedRows::new();
+            let mut missing_all = Vec::new();
+            let mut round_robin = rand::random::<u32>() as usize;
+            for batch in batches {
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                match partition_ids(&table, batch)? {
+                    Ok(partitions) => {
+                        let buckets = bucket_indices(&table, batch, round_robin)?;
+                        round_robin = round_robin.wrapping_add(1);
+                        split_batch(batch, &partitions, &buckets, &mut routed)?;
+                    }
+                    Err(missing) => missing_all.extend(missing),
+                }
+            }
+            if missing_all.is_empty() {
+                return Ok((table, routed));
+            }
+            missing_all.sort_by(|a, b| a.name.cmp(&b.name));
+            missing_all.dedup_by(|a, b| a.name == b.name);
+            self.add_partitions(database_id, &table, missing_all).await?;
+            table = self.table_snapshot(database, table.name())?.1;
+        }
+        Err(FeError::internal("partitions for the load could not be created"))
+    }
+
+    /// Loads rows (in the table's column order and types) as one transaction.
+    pub async fn load_rows(
+        &self,
+        database: &str,
+        table_name: &str,
+        batches: Vec<RecordBatch>,
+        label: Option<String>,
+        overwrite: Overwrite,
+    ) -> Result<TransactionOutcome, FeError> {
+        let (database_id, table) = self.table_snapshot(database, table_name)?;
+        let table_lock = self.transactions.table_lock(table.id);
+        // An overwrite must see no commit between its read and its publish.
+        let overwrite_guard = match overwrite {
+            Overwrite::AllPartitions => Some(table_lock.lock().await),
+            Overwrite::No => None,
+        };
+        let mut transaction = self.transactions.begin(database_id, table.id, label)?;
+        let result = self
+            .write_transaction(&mut transaction, database_id, database, table, &batches, &overwrite)
+            .await;
+        let outcome = match result {
+            Ok(()) if overwrite_guard.is_some() => self.transactions.commit_locked(&mut transaction).await,
+            Ok(()) => self.transactions.commit(&mut transaction).await,
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(outcome) => {
+                self.metrics.record_transaction(true);
+                self.metrics.rows_loaded.inc_by(outcome.rows);
+                let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+                self.metrics.bytes_loaded.inc_by(bytes as u64);
+                Ok(outcome)
+            }
+            Err(error) => {
+                self.metrics.record_transaction(false);
+                self.transactions.abort(&mut transaction).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn write_transaction(
+        &self,
+        transaction: &mut Transaction,
+        database_id: u64,
+        database: &str,
+        table: Table,
+        batches: &[RecordBatch],
+        overwrite: &Overwrite,
+    ) -> Result<(), FeError> {
+        let (table, routed) = self.route(database_id, database, table, batches).await?;
+        let schema = crate::table_provider::tablet_schema(&table).arrow_schema();
+        let mode = match overwrite {
+            Overwrite::No => WriteMode::Append,
+            Overwrite::AllPartitions => WriteMode::Replace,
+        };
+        let mut writes: Vec<(PartitionId, Vec<u64>, TabletWrite)> = Vec::new();
+        for partition in table.partitions.values() {
+            for (bucket, tablet) in partition.tablets.iter().enumerate() {
+                let rows = routed.get(&(partition.id, bucket)).cloned().unwrap_or_default();
+                if rows.is_empty() && mode == WriteMode::Append {
+                    continue;
+                }
+                writes.push((
+                    partition.id,
+                    tablet.backends.clone(),
+                    TabletWrite {
+                        tablet_id: tablet.id,
+                        schema: Arc::clone(&schema),
+                        batches: rows,
+                        mode,
+                    },
+                ));
+            }
+            if mode == WriteMode::Replace {
+                self.transactions.touch_partition(transaction, partition.id);
+            }
+        }
+        self.transactions.write(transaction, writes).await
+    }
+}

@@ -1,0 +1,742 @@
+//! One MySQL connection: authentication, session state, and the dispatch of each statement
+//! to DDL, loads, SHOW, or DataFusion.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::execution::context::SessionConfig;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, Statement as SqlStatement};
+use datafusion::variable::VarType;
+use futures::{StreamExt, TryStreamExt};
+use parking_lot::RwLock;
+use tracing::{debug, info};
+
+use cairn_common::ErrorCode;
+use cairn_functions::SessionSettings;
+use cairn_mysql::{AuthRequest, Column, ErrorPacket, QueryResponse, StatusFlags};
+use cairn_sql::ast::{Insert, InsertSource, QualifiedName, SetAssignment, Statement};
+
+use crate::error::FeError;
+use crate::frontend::Frontend;
+use crate::load::Overwrite;
+use crate::process::{CancellationFlag, ProcessInfo};
+use crate::table_provider::CairnCatalog;
+use crate::variables::{SessionVariables, SharedVariables, SystemVariables, UserVariables, VariableValue, variable_name};
+
+/// The schema DataFusion resolves unqualified names in when no database is selected; it
+/// never exists, so such a query fails and is reported as "No database selected".
+const NO_DATABASE: &str = "__no_database_selected__";
+pub const CATALOG_NAME: &str = "def";
+
+pub struct SessionFactory {
+    frontend: Arc<Frontend>,
+}
+
+impl SessionFactory {
+    pub fn new(frontend: Arc<Frontend>) -> Self {
+        SessionFactory { frontend }
+    }
+}
+
+#[async_trait]
+impl cairn_mysql::SessionFactory for SessionFactory {
+    async fn open(&self, request: AuthRequest) -> Result<Box<dyn cairn_mysql::Session>, ErrorPacket> {
+        let host = request.peer.ip().to_string();
+        let denied = || {
+            FeError::user(
+                ErrorCode::ACCESS_DENIED,
+                format!(
+                    "Access denied for user '{}'@'{}' (using password: {})",
+                    request.user,
+                    host,
+                    if request.auth_response.is_empty() { "NO" } else { "YES" }
+                ),
+            )
+            .to_packet()
+        };
+        let user = self.frontend.metadata.read().user(&request.user, &host).cloned().ok_or_else(denied)?;
+        let authenticated = if user.password_hash.is_empty() {
+            request.auth_response.is_empty()
+        } else {
+            let stored: Option<[u8; 20]> = user.password_hash.as_slice().try_into().ok();
+            stored.is_some_and(|stored| {
+                cairn_mysql::verify_native_password(&request.scramble, &request.auth_response, &stored)
+            })
+        };
+        if !authenticated {
+            info!(user = %request.user, %host, "login refused");
+            return Err(denied());
+        }
+        let session = FeSession::new(Arc::clone(&self.frontend), request.connection_id.into(), user.name.clone(), host, user.roles.clone())
+            .map_err(|error| error.to_packet())?;
+        let mut session = session;
+        if let Some(database) = request.database.filter(|database| !database.is_empty()) {
+            session.use_database(&database).map_err(|error| error.to_packet())?;
+        }
+        Ok(Box::new(session))
+    }
+}
+
+pub struct FeSession {
+    frontend: Arc<Frontend>,
+    connection_id: u64,
+    user: String,
+    host: String,
+    roles: Vec<String>,
+    database: Option<String>,
+    variables: SharedVariables,
+    context: SessionContext,
+    cancel: CancellationFlag,
+}
+
+impl FeSession {
+    fn new(frontend: Arc<Frontend>, connection_id: u64, user: String, host: String, roles: Vec<String>) -> Result<Self, FeError> {
+        let variables: SharedVariables = Arc::new(RwLock::new(SessionVariables {
+            system: frontend.global_variables.read().clone(),
+            user: Default::default(),
+        }));
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG_NAME, NO_DATABASE)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_target_partitions(num_cpus());
+        let context = SessionContext::new_with_config(config);
+        context.register_catalog(
+            CATALOG_NAME,
+            Arc::new(CairnCatalog::new(Arc::clone(&frontend.metadata), Arc::clone(&frontend.backend))),
+        );
+        cairn_functions::register_functions(&context);
+        context.register_variable(VarType::System, Arc::new(SystemVariables(Arc::clone(&variables))));
+        context.register_variable(VarType::UserDefined, Arc::new(UserVariables(Arc::clone(&variables))));
+        let time_zone = variables
+            .read()
+            .system
+            .get("time_zone")
+            .map(VariableValue::as_text)
+            .unwrap_or_else(|| "SYSTEM".to_string());
+        cairn_functions::set_session_time_zone(&context, &time_zone)
+            .map_err(|error| FeError::internal(error.to_string()))?;
+        let cancel = CancellationFlag::default();
+        frontend.processes.register(ProcessInfo {
+            connection_id,
+            user: user.clone(),
+            host: host.clone(),
+            database: None,
+            command: "Sleep".to_string(),
+            started: Instant::now(),
+            state: String::new(),
+            info: None,
+            cancel_query: cancel.clone(),
+            kill_connection: CancellationFlag::default(),
+        });
+        frontend.metrics.connections.inc();
+        Ok(FeSession {
+            frontend,
+            connection_id,
+            user,
+            host,
+            roles,
+            database: None,
+            variables,
+            context,
+            cancel,
+        })
+    }
+
+    fn settings(&self) -> SessionSettings {
+        SessionSettings {
+            time_zone: self.variable_text("time_zone"),
+            current_database: self.database.clone(),
+            current_user: self.user.clone(),
+            connection_id: self.connection_id,
+        }
+    }
+
+    pub fn variable_text(&self, name: &str) -> String {
+        self.variables
+            .read()
+            .system
+            .get(name)
+            .map(VariableValue::as_text)
+            .unwrap_or_default()
+    }
+
+    pub fn frontend(&self) -> &Arc<Frontend> {
+        &self.frontend
+    }
+
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
+    pub fn connection_id(&self) -> u64 {
+        self.connection_id
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn variables(&self) -> &SharedVariables {
+        &self.variables
+    }
+
+    pub fn use_database(&mut self, name: &str) -> Result<(), FeError> {
+        let name = {
+            let catalog = self.frontend.metadata.read();
+            if name.eq_ignore_ascii_case("information_schema") {
+                "information_schema".to_string()
+            } else {
+                catalog
+                    .database(name)
+                    .map(|database| database.name.clone())
+                    .ok_or_else(|| FeError::unknown_database(name))?
+            }
+        };
+        {
+            let state = self.context.state_ref();
+            let mut state = state.write();
+            state.config_mut().options_mut().catalog.default_schema = name.clone();
+        }
+        self.frontend.processes.update(self.connection_id, |info| info.database = Some(name.clone()));
+        self.database = Some(name);
+        Ok(())
+    }
+
+    /// The database a statement names, or the current one.
+    pub fn database_for(&self, name: &QualifiedName) -> Result<String, FeError> {
+        match &name.database {
+            Some(database) => Ok(database.clone()),
+            None => self.database.clone().ok_or_else(FeError::no_database_selected),
+        }
+    }
+
+    fn is_admin(&self) -> bool {
+        self.roles.iter().any(|role| role == "root" || role == "db_admin")
+    }
+
+    /// Whether the user may change data or schema in `database`.
+    fn check_write(&self, database: &str, what: &str) -> Result<(), FeError> {
+        if self.is_admin() {
+            return Ok(());
+        }
+        let allowed = self
+            .frontend
+            .metadata
+            .read()
+            .user(&self.user, &self.host)
+            .is_some_and(|user| {
+                user.privileges.iter().any(|(grant_database, _, privilege)| {
+                    (grant_database == "*" || grant_database == database)
+                        && matches!(privilege.as_str(), "ALL" | "INSERT" | "DELETE" | "CREATE" | "DROP" | "ALTER" | "LOAD")
+                })
+            });
+        if allowed {
+            Ok(())
+        } else {
+            Err(FeError::user(
+                ErrorCode::new_code(1142, "42000"),
+                format!("Access denied; you need the {what} privilege on database {database} for this operation"),
+            ))
+        }
+    }
+
+    fn check_admin(&self, what: &str) -> Result<(), FeError> {
+        if self.is_admin() || self.roles.iter().any(|role| role == "user_admin") {
+            Ok(())
+        } else {
+            Err(FeError::user(
+                ErrorCode::new_code(1227, "42000"),
+                format!("Access denied; you need (at least one of) the {what} privilege(s) for this operation"),
+            ))
+        }
+    }
+
+    /// Plans and runs a query with DataFusion, streaming its rows.
+    pub async fn run_query(&mut self, mut statement: SqlStatement) -> Result<QueryResponse, FeError> {
+        cairn_functions::rewrite_statement(&mut statement, &self.settings())
+            .map_err(|error| FeError::analysis(error.to_string()))?;
+        let plan = self.plan(statement).await?;
+        self.execute_plan(plan).await
+    }
+
+    pub async fn plan(&self, statement: SqlStatement) -> Result<LogicalPlan, FeError> {
+        let state = self.context.state();
+        let plan = state
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
+            .await
+            .map_err(|error| self.no_database_error(error))?;
+        match &plan {
+            LogicalPlan::Ddl(_) | LogicalPlan::Dml(_) | LogicalPlan::Copy(_) | LogicalPlan::Statement(_) => {
+                Err(FeError::not_supported(format!("the statement '{}'", plan.display())))
+            }
+            _ => Ok(plan),
+        }
+    }
+
+    fn no_database_error(&self, error: datafusion::error::DataFusionError) -> FeError {
+        if error.to_string().contains(NO_DATABASE) {
+            FeError::no_database_selected()
+        } else {
+            FeError::Query(error)
+        }
+    }
+
+    async fn execute_plan(&self, plan: LogicalPlan) -> Result<QueryResponse, FeError> {
+        let dataframe = self.context.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(Schema::from(dataframe.schema()));
+        let stream = dataframe.execute_stream().await?;
+        let columns: Vec<Column> = schema.fields().iter().map(|field| Column::from_arrow_field(field)).collect();
+        let cancel = self.cancel.clone();
+        let batches = stream
+            .map(move |batch| {
+                if cancel.is_cancelled() {
+                    return Err(FeError::user(ErrorCode::QUERY_INTERRUPTED, "Query execution was interrupted").to_packet());
+                }
+                batch.map_err(|error| FeError::Query(error).to_packet())
+            })
+            .boxed();
+        Ok(QueryResponse::ResultSet { columns, batches })
+    }
+
+    /// Runs a query and collects its rows (for INSERT ... SELECT and DELETE).
+    pub async fn collect_query(&self, mut statement: SqlStatement) -> Result<Vec<RecordBatch>, FeError> {
+        cairn_functions::rewrite_statement(&mut statement, &self.settings())
+            .map_err(|error| FeError::analysis(error.to_string()))?;
+        let plan = self.plan(statement).await?;
+        let dataframe = self.context.execute_logical_plan(plan).await?;
+        Ok(dataframe.execute_stream().await?.try_collect::<Vec<_>>().await?)
+    }
+
+    async fn insert(&mut self, insert: Insert) -> Result<QueryResponse, FeError> {
+        let database = self.database_for(&insert.table)?;
+        self.check_write(&database, "INSERT")?;
+        let (_, table) = self.frontend.table_snapshot(&database, &insert.table.name)?;
+        if !insert.partitions.is_empty() {
+            return Err(FeError::not_supported("INSERT into named partitions"));
+        }
+        let target_columns: Vec<usize> = if insert.columns.is_empty() {
+            (0..table.columns().len()).collect()
+        } else {
+            let mut indices = Vec::with_capacity(insert.columns.len());
+            for name in &insert.columns {
+                let index = table.definition.column_index(name).ok_or_else(|| {
+                    FeError::user(ErrorCode::BAD_FIELD, format!("Unknown column '{name}' in 'field list'"))
+                })?;
+                if indices.contains(&index) {
+                    return Err(FeError::user(
+                        ErrorCode::new_code(1110, "42000"),
+                        format!("Column '{name}' specified twice"),
+                    ));
+                }
+                indices.push(index);
+            }
+            indices
+        };
+        let InsertSource::Query(query) = insert.source;
+        let table_lock = self.frontend.transactions.table_lock(table.id);
+        let _guard = if insert.overwrite { Some(table_lock.lock().await) } else { None };
+        let source = self.collect_query(SqlStatement::Query(query)).await?;
+        let schema = crate::table_provider::tablet_schema(&table).arrow_schema();
+        let now = self.now_text();
+        let mut batches = Vec::with_capacity(source.len());
+        let mut row_offset = 0;
+        for batch in &source {
+            batches.push(crate::convert::conform_batch(batch, table.columns(), &target_columns, &schema, row_offset, &now)?);
+            row_offset += batch.num_rows();
+        }
+        let overwrite = if insert.overwrite { Overwrite::AllPartitions } else { Overwrite::No };
+        let outcome = self
+            .frontend
+            .load_rows(&database, table.name(), batches, insert.label, overwrite)
+            .await?;
+        Ok(QueryResponse::Ok {
+            affected_rows: outcome.rows,
+            last_insert_id: 0,
+            info: format!(
+                "{{'label':'{}', 'status':'VISIBLE', 'txnId':'{}'}}",
+                outcome.label, outcome.transaction_id
+            ),
+            warnings: 0,
+        })
+    }
+
+    /// DELETE rewrites the table without the matching rows, as one transaction.
+    async fn delete(&mut self, table: QualifiedName, partitions: Vec<String>, selection: Option<SqlExpr>) -> Result<QueryResponse, FeError> {
+        let database = self.database_for(&table)?;
+        self.check_write(&database, "DELETE")?;
+        let (_, snapshot) = self.frontend.table_snapshot(&database, &table.name)?;
+        if !partitions.is_empty() {
+            return Err(FeError::not_supported("DELETE with PARTITION"));
+        }
+        let quoted = format!("`{}`.`{}`", database.replace('`', "``"), snapshot.name().replace('`', "``"));
+        let predicate = selection.map(|expr| expr.to_string()).unwrap_or_else(|| "TRUE".to_string());
+        let lock = self.frontend.transactions.table_lock(snapshot.id);
+        let _guard = lock.lock().await;
+        let count_sql = format!("SELECT count(*) FROM {quoted} WHERE COALESCE(({predicate}), FALSE)");
+        let counted = self.collect_query(parse_query(&count_sql)?).await?;
+        let deleted = counted
+            .first()
+            .and_then(|batch| batch.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().map(|array| array.value(0)))
+            .unwrap_or(0);
+        if deleted == 0 {
+            return Ok(QueryResponse::Ok { affected_rows: 0, last_insert_id: 0, info: String::new(), warnings: 0 });
+        }
+        let survivors_sql = format!("SELECT * FROM {quoted} WHERE NOT COALESCE(({predicate}), FALSE)");
+        let survivors = self.collect_query(parse_query(&survivors_sql)?).await?;
+        let schema = crate::table_provider::tablet_schema(&snapshot).arrow_schema();
+        let batches = survivors
+            .iter()
+            .map(|batch| {
+                RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
+                    .map_err(|error| FeError::internal(format!("failed to rebuild rows for DELETE: {error}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.frontend
+            .load_rows(&database, snapshot.name(), batches, None, Overwrite::AllPartitions)
+            .await?;
+        Ok(QueryResponse::Ok {
+            affected_rows: deleted as u64,
+            last_insert_id: 0,
+            info: String::new(),
+            warnings: 0,
+        })
+    }
+
+    /// The session's wall-clock time, for DEFAULT CURRENT_TIMESTAMP.
+    fn now_text(&self) -> String {
+        let time_zone = self.variable_text("time_zone");
+        let now = chrono::Utc::now();
+        let local = match cairn_functions::normalize_time_zone(&time_zone) {
+            Ok(zone) => match zone.parse::<chrono_tz::Tz>() {
+                Ok(tz) => now.with_timezone(&tz).naive_local(),
+                Err(_) => match chrono::FixedOffset::from_str_offset(&zone) {
+                    Some(offset) => now.with_timezone(&offset).naive_local(),
+                    None => now.naive_utc(),
+                },
+            },
+            Err(_) => now.naive_utc(),
+        };
+        local.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+
+    fn set(&mut self, assignments: Vec<SetAssignment>) -> Result<QueryResponse, FeError> {
+        for assignment in assignments {
+            match assignment {
+                SetAssignment::Names { charset, collation } => {
+                    let mut variables = self.variables.write();
+                    for name in ["character_set_client", "character_set_connection", "character_set_results"] {
+                        variables.system.insert(name.to_string(), VariableValue::Text(charset.clone()));
+                    }
+                    if let Some(collation) = collation {
+                        variables.system.insert("collation_connection".to_string(), VariableValue::Text(collation));
+                    }
+                }
+                SetAssignment::Variable { scope, name, value } => {
+                    let name = variable_name(&[name]);
+                    let value = crate::show::expression_value(&value);
+                    let value = self.check_variable(&name, value)?;
+                    if name == "time_zone" {
+                        cairn_functions::set_session_time_zone(&self.context, &value.as_text())
+                            .map_err(|error| FeError::user(ErrorCode::new_code(1298, "HY000"), error.to_string()))?;
+                    }
+                    if scope == cairn_sql::ast::VariableScope::Global {
+                        self.check_admin("SYSTEM")?;
+                        self.frontend.global_variables.write().insert(name.clone(), value.clone());
+                    }
+                    self.variables.write().system.insert(name, value);
+                }
+                SetAssignment::UserVariable { name, value } => {
+                    let scalar = match crate::show::expression_value(&value) {
+                        Some(VariableValue::Integer(number)) => datafusion::common::ScalarValue::Int64(Some(number)),
+                        Some(VariableValue::Text(text)) => datafusion::common::ScalarValue::Utf8(Some(text)),
+                        None => datafusion::common::ScalarValue::Utf8(None),
+                    };
+                    self.variables.write().user.insert(variable_name(&[name]), scalar);
+                }
+                SetAssignment::Password { user, password } => {
+                    let target = user.map(|user| (user.name, user.host)).unwrap_or_else(|| (self.user.clone(), "%".to_string()));
+                    if target.0 != self.user {
+                        self.check_admin("GRANT")?;
+                    }
+                    crate::users::set_password(&self.frontend, &target.0, &target.1, &password)?;
+                }
+            }
+        }
+        Ok(QueryResponse::ok())
+    }
+
+    /// Validates a `SET` value: known variable, right kind of value. `DEFAULT` resets it.
+    fn check_variable(&self, name: &str, value: Option<VariableValue>) -> Result<VariableValue, FeError> {
+        let defaults = crate::variables::default_variables(&self.frontend.config);
+        let Some(default) = defaults.get(name) else {
+            return Err(FeError::user(ErrorCode::UNKNOWN_SYSTEM_VARIABLE, format!("Unknown system variable '{name}'")));
+        };
+        let wrong = |shown: &str| {
+            FeError::user(
+                ErrorCode::WRONG_VALUE_FOR_VARIABLE,
+                format!("Variable '{name}' can't be set to the value of '{shown}'"),
+            )
+        };
+        let value = match value {
+            None => return Ok(default.clone()),
+            Some(VariableValue::Text(text)) if text.eq_ignore_ascii_case("DEFAULT") => return Ok(default.clone()),
+            Some(value) => value,
+        };
+        match (default, value) {
+            (VariableValue::Integer(_), VariableValue::Integer(number)) => Ok(VariableValue::Integer(number)),
+            (VariableValue::Integer(_), VariableValue::Text(text)) => match text.to_ascii_uppercase().as_str() {
+                "ON" | "TRUE" => Ok(VariableValue::Integer(1)),
+                "OFF" | "FALSE" => Ok(VariableValue::Integer(0)),
+                other => other.parse::<i64>().map(VariableValue::Integer).map_err(|_| wrong(&text)),
+            },
+            (VariableValue::Text(_), VariableValue::Text(text)) if name == "time_zone" => {
+                Ok(VariableValue::Text(crate::variables::validate_time_zone(&text)?))
+            }
+            (VariableValue::Text(_), value) => Ok(VariableValue::Text(value.as_text())),
+        }
+    }
+
+    async fn dispatch(&mut self, statement: Statement) -> Result<QueryResponse, FeError> {
+        match statement {
+            Statement::Query(statement) => self.run_query(*statement).await,
+            Statement::Insert(insert) => self.insert(insert).await,
+            Statement::Delete { table, partitions, selection } => self.delete(table, partitions, selection).await,
+            Statement::Use { database } => {
+                self.use_database(&database)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::Set(assignments) => self.set(assignments),
+            Statement::CreateDatabase { name, if_not_exists } => {
+                self.check_write(&name, "CREATE")?;
+                self.frontend.create_database(&name, if_not_exists)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::DropDatabase { name, if_exists } => {
+                self.check_write(&name, "DROP")?;
+                self.frontend.drop_database(&name, if_exists).await?;
+                if self.database.as_deref() == Some(name.as_str()) {
+                    self.database = None;
+                }
+                Ok(QueryResponse::ok())
+            }
+            Statement::CreateTable { table, if_not_exists, mut definition } => {
+                let database = self.database_for(&table)?;
+                self.check_write(&database, "CREATE")?;
+                definition.name = table.name;
+                self.frontend.create_table(&database, definition, if_not_exists).await?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::CreateTableAsSelect { table, if_not_exists, definition, query } => {
+                self.create_table_as_select(table, if_not_exists, definition, *query).await
+            }
+            Statement::DropTable { table, if_exists } => {
+                let database = self.database_for(&table)?;
+                self.check_write(&database, "DROP")?;
+                self.frontend.drop_table(&database, &table.name, if_exists).await?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::TruncateTable { table, partitions } => {
+                let database = self.database_for(&table)?;
+                self.check_write(&database, "DELETE")?;
+                self.frontend.truncate_table(&database, &table.name, &partitions).await?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::AlterTable { table, operations } => {
+                let database = self.database_for(&table)?;
+                self.check_write(&database, "ALTER")?;
+                self.frontend.alter_table(&database, &table.name, operations).await?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::Explain { analyze, verbose, query } => match *query {
+                Statement::Query(statement) => {
+                    let mut statement = *statement;
+                    cairn_functions::rewrite_statement(&mut statement, &self.settings())
+                        .map_err(|error| FeError::analysis(error.to_string()))?;
+                    let plan = self.plan(statement).await?;
+                    let dataframe = self.context.execute_logical_plan(plan).await?.explain(verbose, analyze)?;
+                    let plan = dataframe.into_unoptimized_plan();
+                    self.execute_plan(plan).await
+                }
+                other => Err(FeError::not_supported(format!("EXPLAIN of {}", statement_kind(&other)))),
+            },
+            Statement::Kill { connection_id, query_only } => {
+                let Some(process) = self.frontend.processes.get(connection_id) else {
+                    return Err(FeError::user(ErrorCode::UNKNOWN_PROCESS, format!("Unknown thread id: {connection_id}")));
+                };
+                if process.user != self.user {
+                    self.check_admin("CONNECTION_ADMIN")?;
+                }
+                process.cancel_query.cancel();
+                if !query_only {
+                    process.kill_connection.cancel();
+                }
+                Ok(QueryResponse::ok())
+            }
+            Statement::CreateUser { user, if_not_exists, password, default_role } => {
+                self.check_admin("GRANT")?;
+                crate::users::create_user(&self.frontend, &user, if_not_exists, password.as_deref(), default_role)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::AlterUser { user, password } => {
+                if user.name != self.user {
+                    self.check_admin("GRANT")?;
+                }
+                crate::users::set_password(&self.frontend, &user.name, &user.host, &password)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::DropUser { user, if_exists } => {
+                self.check_admin("GRANT")?;
+                crate::users::drop_user(&self.frontend, &user, if_exists)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::Grant { target, user } => {
+                self.check_admin("GRANT")?;
+                crate::users::grant(&self.frontend, &target, &user, true)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::Revoke { target, user } => {
+                self.check_admin("GRANT")?;
+                crate::users::grant(&self.frontend, &target, &user, false)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::NoOp { .. } | Statement::TransactionControl => Ok(QueryResponse::ok()),
+            show => crate::show::show(self, show).await,
+        }
+    }
+
+    async fn create_table_as_select(
+        &mut self,
+        table: QualifiedName,
+        if_not_exists: bool,
+        mut definition: cairn_common::TableDefinition,
+        query: datafusion::sql::sqlparser::ast::Query,
+    ) -> Result<QueryResponse, FeError> {
+        let database = self.database_for(&table)?;
+        self.check_write(&database, "CREATE")?;
+        let statement = SqlStatement::Query(Box::new(query));
+        let mut planned = statement.clone();
+        cairn_functions::rewrite_statement(&mut planned, &self.settings())
+            .map_err(|error| FeError::analysis(error.to_string()))?;
+        let plan = self.plan(planned).await?;
+        definition.name = table.name.clone();
+        definition.columns = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| {
+                let column_type = cairn_common::ColumnType::from_arrow(field.data_type()).ok_or_else(|| {
+                    FeError::analysis(format!("column '{}' has type {} which a table can not store", field.name(), field.data_type()))
+                })?;
+                Ok(cairn_common::ColumnDefinition {
+                    name: field.name().clone(),
+                    column_type,
+                    nullable: true,
+                    default: None,
+                    comment: String::new(),
+                    is_key: false,
+                })
+            })
+            .collect::<Result<Vec<_>, FeError>>()?;
+        self.frontend.create_table(&database, definition, if_not_exists).await?;
+        let SqlStatement::Query(query) = statement else {
+            return Err(FeError::internal("CREATE TABLE AS SELECT lost its query"));
+        };
+        self.insert(Insert {
+            table: QualifiedName { database: Some(database), name: table.name },
+            overwrite: false,
+            label: None,
+            partitions: Vec::new(),
+            columns: Vec::new(),
+            source: InsertSource::Query(query),
+        })
+        .await
+    }
+
+    async fn run_statements(&mut self, sql: &str) -> Result<QueryResponse, FeError> {
+        let statements = cairn_sql::parse_statements(sql).map_err(|error| FeError::user(ErrorCode::PARSE, error.to_string()))?;
+        if statements.is_empty() {
+            return Err(FeError::user(ErrorCode::EMPTY_QUERY, "Query was empty"));
+        }
+        let count = statements.len();
+        let mut last = QueryResponse::ok();
+        for (index, statement) in statements.into_iter().enumerate() {
+            let response = self.dispatch(statement).await?;
+            if index + 1 == count {
+                last = response;
+            }
+        }
+        Ok(last)
+    }
+}
+
+fn statement_kind(statement: &Statement) -> String {
+    let text = format!("{statement:?}");
+    text.split(['(', ' ', '{']).next().unwrap_or("statement").to_string()
+}
+
+fn parse_query(sql: &str) -> Result<SqlStatement, FeError> {
+    match cairn_sql::parse_statement(sql).map_err(|error| FeError::internal(format!("failed to parse generated SQL: {error}")))? {
+        Statement::Query(statement) => Ok(*statement),
+        _ => Err(FeError::internal("generated SQL is not a query")),
+    }
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(2)
+}
+
+#[async_trait]
+impl cairn_mysql::Session for FeSession {
+    async fn query(&mut self, sql: &str) -> Result<QueryResponse, ErrorPacket> {
+        let started = Instant::now();
+        self.cancel.reset();
+        let shown: String = sql.chars().take(1024).collect();
+        self.frontend.processes.update(self.connection_id, |info| {
+            info.command = "Query".to_string();
+            info.started = Instant::now();
+            info.info = Some(shown);
+        });
+        let result = self.run_statements(sql).await;
+        self.frontend.processes.update(self.connection_id, |info| {
+            info.command = "Sleep".to_string();
+            info.started = Instant::now();
+            info.info = None;
+        });
+        self.frontend.metrics.record_query(result.is_ok(), started.elapsed().as_secs_f64());
+        match result {
+            Ok(response) => Ok(response),
+            Err(error) => {
+                debug!(connection_id = self.connection_id, %error, "statement failed");
+                Err(error.to_packet())
+            }
+        }
+    }
+
+    async fn init_db(&mut self, database: &str) -> Result<(), ErrorPacket> {
+        self.use_database(database).map_err(|error| error.to_packet())
+    }
+
+    async fn field_list(&mut self, table: &str, wildcard: &str) -> Result<Vec<Column>, ErrorPacket> {
+        crate::show::field_list(self, table, wildcard).map_err(|error| error.to_packet())
+    }
+
+    fn status_flags(&self) -> StatusFlags {
+        let autocommit = self.variables.read().system.get("autocommit") != Some(&VariableValue::Integer(0));
+        if autocommit { StatusFlags::AUTOCOMMIT } else { StatusFlags::empty() }
+    }
+
+    async fn close(&mut self) {
+        self.frontend.processes.remove(self.connection_id);
+        self.frontend.metrics.connections.dec();
+    }
+}

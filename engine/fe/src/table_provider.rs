@@ -1,0 +1,462 @@
+//! Cairn tables as DataFusion tables. Planning takes a snapshot of the table's partitions and
+//! their visible versions, so a query reads one consistent version of every tablet even while
+//! loads publish. The scan itself goes through [`BackendService::scan`], the same call a remote
+//! backend will answer.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Result as DataFusionResult, ScalarValue};
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, ReplaceChildrenOptions, ChildrenPropertiesMode};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
+use futures::StreamExt;
+
+use cairn_be::{BackendService, ScanRequest, TabletSchema};
+use cairn_common::ids::{TabletId, Version};
+use cairn_common::{ColumnType, PartitionDesc};
+
+use crate::catalog::Table;
+use crate::metadata::Metadata;
+use crate::partition::parse_key;
+
+/// DataFusion lower-cases unquoted identifiers, and MySQL column names are case-insensitive,
+/// so tables expose lower-case column names to the planner.
+pub fn planner_schema(table: &Table) -> SchemaRef {
+    Arc::new(Schema::new(
+        table
+            .columns()
+            .iter()
+            .map(|column| column.column_type.to_arrow_field(&column.name.to_lowercase(), column.nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub fn tablet_schema(table: &Table) -> TabletSchema {
+    TabletSchema {
+        columns: table.columns().to_vec(),
+        keys_type: table.keys_type(),
+        key_columns: table.definition.key_columns.clone(),
+    }
+}
+
+/// The catalog DataFusion sees: databases as schemas, plus `information_schema`.
+pub struct CairnCatalog {
+    metadata: Arc<Metadata>,
+    backend: Arc<dyn BackendService>,
+}
+
+impl fmt::Debug for CairnCatalog {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("CairnCatalog")
+    }
+}
+
+impl CairnCatalog {
+    pub fn new(metadata: Arc<Metadata>, backend: Arc<dyn BackendService>) -> Self {
+        CairnCatalog { metadata, backend }
+    }
+}
+
+impl CatalogProvider for CairnCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.metadata.read().databases.keys().cloned().collect();
+        names.push("information_schema".to_string());
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name.eq_ignore_ascii_case("information_schema") {
+            return Some(Arc::new(crate::information_schema::InformationSchema::new(Arc::clone(&self.metadata))));
+        }
+        let catalog = self.metadata.read();
+        let database = catalog.database(name).or_else(|| {
+            catalog.databases.values().find(|database| database.name.eq_ignore_ascii_case(name))
+        })?;
+        Some(Arc::new(DatabaseSchema {
+            metadata: Arc::clone(&self.metadata),
+            backend: Arc::clone(&self.backend),
+            database: database.name.clone(),
+        }))
+    }
+}
+
+struct DatabaseSchema {
+    metadata: Arc<Metadata>,
+    backend: Arc<dyn BackendService>,
+    database: String,
+}
+
+impl fmt::Debug for DatabaseSchema {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "DatabaseSchema({})", self.database)
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for DatabaseSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.metadata
+            .read()
+            .database(&self.database)
+            .map(|database| database.tables.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
+        let table = self
+            .metadata
+            .read()
+            .database(&self.database)
+            .and_then(|database| database.table(name).cloned());
+        Ok(table.map(|table| {
+            Arc::new(OlapTable {
+                schema: planner_schema(&table),
+                table,
+                backend: Arc::clone(&self.backend),
+            }) as Arc<dyn TableProvider>
+        }))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.metadata
+            .read()
+            .database(&self.database)
+            .is_some_and(|database| database.table(name).is_some())
+    }
+}
+
+/// A table at the moment of planning.
+pub struct OlapTable {
+    table: Table,
+    schema: SchemaRef,
+    backend: Arc<dyn BackendService>,
+}
+
+impl fmt::Debug for OlapTable {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "OlapTable({})", self.table.name())
+    }
+}
+
+/// Inclusive bounds on the partition key that the filters allow.
+fn key_bounds(filters: &[Expr], column: &str, column_type: ColumnType) -> (i64, i64) {
+    let mut low = i64::MIN;
+    let mut high = i64::MAX;
+    let mut visit = |expr: &Expr| {
+        let mut conjuncts = Vec::new();
+        split_conjunction(expr, &mut conjuncts);
+        for conjunct in conjuncts {
+            match conjunct {
+                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                    let (column_side, literal, op) = match (left.as_ref(), right.as_ref()) {
+                        (Expr::Column(c), Expr::Literal(value, _)) => (c, value, *op),
+                        (Expr::Literal(value, _), Expr::Column(c)) => match op.swap() {
+                            Some(swapped) => (c, value, swapped),
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    if !column_side.name.eq_ignore_ascii_case(column) {
+                        continue;
+                    }
+                    let Some(key) = literal_key(literal, column_type) else { continue };
+                    match op {
+                        Operator::Eq => {
+                            low = low.max(key);
+                            high = high.min(key);
+                        }
+                        Operator::Gt | Operator::GtEq => low = low.max(key),
+                        Operator::Lt | Operator::LtEq => high = high.min(key),
+                        _ => {}
+                    }
+                }
+                Expr::Between(between) if !between.negated => {
+                    if let (Expr::Column(c), Expr::Literal(lower, _), Expr::Literal(upper, _)) =
+                        (between.expr.as_ref(), between.low.as_ref(), between.high.as_ref())
+                    {
+                        if c.name.eq_ignore_ascii_case(column) {
+                            if let Some(key) = literal_key(lower, column_type) {
+                                low = low.max(key);
+                            }
+                            if let Some(key) = literal_key(upper, column_type) {
+                                high = high.min(key);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    for filter in filters {
+        visit(filter);
+    }
+    (low, high)
+}
+
+fn split_conjunction<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            split_conjunction(left, out);
+            split_conjunction(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// A literal as a partition key, rounding so that pruning only ever keeps too much.
+fn literal_key(value: &ScalarValue, column_type: ColumnType) -> Option<i64> {
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let micros = match value {
+        ScalarValue::TimestampSecond(Some(v), _) => Some(v.checked_mul(1_000_000)?),
+        ScalarValue::TimestampMillisecond(Some(v), _) => Some(v.checked_mul(1_000)?),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
+        _ => None,
+    };
+    match column_type {
+        ColumnType::DateTime => match value {
+            ScalarValue::Date32(Some(days)) => Some(i64::from(*days) * MICROS_PER_DAY),
+            ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) => parse_key(column_type, text).ok(),
+            _ => micros,
+        },
+        ColumnType::Date => match value {
+            ScalarValue::Date32(Some(days)) => Some(i64::from(*days)),
+            ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) => parse_key(column_type, text).ok(),
+            _ => micros.map(|micros| micros.div_euclid(MICROS_PER_DAY)),
+        },
+        _ => match value {
+            ScalarValue::Int8(Some(v)) => Some(i64::from(*v)),
+            ScalarValue::Int16(Some(v)) => Some(i64::from(*v)),
+            ScalarValue::Int32(Some(v)) => Some(i64::from(*v)),
+            ScalarValue::Int64(Some(v)) => Some(*v),
+            ScalarValue::UInt8(Some(v)) => Some(i64::from(*v)),
+            ScalarValue::UInt16(Some(v)) => Some(i64::from(*v)),
+            ScalarValue::UInt32(Some(v)) => Some(i64::from(*v)),
+            _ => None,
+        },
+    }
+}
+
+impl OlapTable {
+    /// Tablets to read, with the version of each, after partition pruning.
+    fn tablets_to_scan(&self, filters: &[Expr]) -> Vec<(TabletId, Version)> {
+        let column = match &self.table.definition.partition {
+            PartitionDesc::Range { columns, .. } => columns.first().cloned(),
+            PartitionDesc::TimeExpression { column, .. } => Some(column.clone()),
+            PartitionDesc::Unpartitioned => None,
+        };
+        let bounds = column.as_ref().and_then(|column| {
+            let column_type = self.table.definition.column(column)?.column_type;
+            Some(key_bounds(filters, column, column_type))
+        });
+        self.table
+            .partitions
+            .values()
+            .filter(|partition| match (bounds, partition.range) {
+                (Some((low, high)), Some(range)) => range.lower <= high && low < range.upper,
+                _ => true,
+            })
+            .flat_map(|partition| {
+                partition
+                    .tablets
+                    .iter()
+                    .map(move |tablet| (tablet.id, partition.visible_version))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TableProvider for OlapTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DataFusionResult<Vec<TableProviderFilterPushDown>> {
+        // Filters prune partitions here and are still applied above the scan.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
+        let projection: Vec<usize> = match projection {
+            Some(projection) => projection.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let output_schema = Arc::new(self.schema.project(&projection)?);
+        let tablets = self.tablets_to_scan(filters);
+        let target_partitions = state.config().target_partitions().max(1);
+        let group_count = tablets.len().clamp(1, target_partitions);
+        let mut groups: Vec<Vec<(TabletId, Version)>> = vec![Vec::new(); group_count];
+        for (index, tablet) in tablets.into_iter().enumerate() {
+            groups[index % group_count].push(tablet);
+        }
+        Ok(Arc::new(TabletScanExec::new(
+            self.table.name().to_string(),
+            output_schema,
+            tablet_schema(&self.table),
+            projection,
+            groups,
+            Arc::clone(&self.backend),
+        )))
+    }
+}
+
+/// Reads tablets at their snapshot versions; one output partition per group of tablets.
+pub struct TabletScanExec {
+    table_name: String,
+    schema: SchemaRef,
+    tablet_schema: TabletSchema,
+    projection: Vec<usize>,
+    groups: Vec<Vec<(TabletId, Version)>>,
+    backend: Arc<dyn BackendService>,
+    properties: Arc<PlanProperties>,
+}
+
+impl TabletScanExec {
+    fn new(
+        table_name: String,
+        schema: SchemaRef,
+        tablet_schema: TabletSchema,
+        projection: Vec<usize>,
+        groups: Vec<Vec<(TabletId, Version)>>,
+        backend: Arc<dyn BackendService>,
+    ) -> Self {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(groups.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        TabletScanExec {
+            table_name,
+            schema,
+            tablet_schema,
+            projection,
+            groups,
+            backend,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl fmt::Debug for TabletScanExec {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "TabletScanExec({})", self.table_name)
+    }
+}
+
+impl DisplayAs for TabletScanExec {
+    fn fmt_as(&self, _format: DisplayFormatType, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tablets: usize = self.groups.iter().map(Vec::len).sum();
+        let columns: Vec<&str> = self.schema.fields().iter().map(|field| field.name().as_str()).collect();
+        write!(
+            formatter,
+            "TabletScanExec: table={}, tablets={tablets}, columns=[{}]",
+            self.table_name,
+            columns.join(", ")
+        )
+    }
+}
+
+impl ExecutionPlan for TabletScanExec {
+    fn name(&self) -> &str {
+        "TabletScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _visit: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DataFusionResult<TreeNodeRecursion>,
+    ) -> DataFusionResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    #[allow(deprecated)]
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DataFusionResult<SendableRecordBatchStream> {
+        let tablets = self.groups.get(partition).cloned().ok_or_else(|| {
+            DataFusionError::Internal(format!("TabletScanExec has no partition {partition}"))
+        })?;
+        let backend = Arc::clone(&self.backend);
+        let tablet_schema = self.tablet_schema.clone();
+        let projection = self.projection.clone();
+        let schema = Arc::clone(&self.schema);
+        let output_schema = Arc::clone(&schema);
+        let stream = futures::stream::iter(tablets)
+            .map(move |(tablet_id, version)| {
+                let request = ScanRequest {
+                    tablet_id,
+                    version,
+                    schema: tablet_schema.clone(),
+                    projection: projection.clone(),
+                };
+                match backend.scan(request) {
+                    Ok(stream) => stream
+                        .map(|batch| batch.map_err(|error| DataFusionError::External(Box::new(error))))
+                        .boxed(),
+                    Err(error) => futures::stream::once(async move { Err(DataFusionError::External(Box::new(error))) }).boxed(),
+                }
+            })
+            .flatten()
+            .map(move |batch: DataFusionResult<RecordBatch>| {
+                let batch = batch?;
+                let rows = batch.num_rows();
+                // Same arrays, under the planner's (lower-case) column names.
+                Ok(RecordBatch::try_new_with_options(
+                    Arc::clone(&output_schema),
+                    batch.columns().to_vec(),
+                    &RecordBatchOptions::new().with_row_count(Some(rows)),
+                )?)
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+impl TabletScanExec {
+    pub fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,289 @@
+//! Load transactions: label checks, commit into the journal, publish on the backends.
+//!
+//! A transaction writes pending rowsets on the backends, then commits: the journal records
+//! the partition versions it will publish. Only then are the backends told to publish, and a
+//! second record marks it visible. A crash between the two records is finished at startup by
+//! [`TransactionManager::recover`], so a committed load is never lost and never half visible.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tracing::{info, warn};
+
+use crate::catalog::{JournalEntry, TransactionRecord, TransactionStatus};
+use crate::error::FeError;
+use crate::metadata::Metadata;
+use cairn_be::{BackendService, TabletWrite};
+use cairn_common::ErrorCode;
+use cairn_common::ids::{BackendId, DatabaseId, PartitionId, TableId, TabletId, TransactionId};
+
+/// A transaction under way.
+pub struct Transaction {
+    pub transaction_id: TransactionId,
+    pub label: String,
+    pub database_id: DatabaseId,
+    pub table_id: TableId,
+    /// Partitions to publish, with the tablets written in each.
+    partitions: BTreeMap<PartitionId, Vec<(TabletId, Vec<BackendId>)>>,
+    pub rows: u64,
+    finished: bool,
+}
+
+/// What the client is told about a finished transaction.
+#[derive(Debug, Clone)]
+pub struct TransactionOutcome {
+    pub transaction_id: TransactionId,
+    pub label: String,
+    pub rows: u64,
+}
+
+pub struct TransactionManager {
+    metadata: Arc<Metadata>,
+    backend: Arc<dyn BackendService>,
+    /// Labels of transactions under way, per database.
+    running_labels: Mutex<HashSet<(DatabaseId, String)>>,
+    /// One commit at a time per table, so versions are handed out and published in order.
+    table_locks: Mutex<HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl TransactionManager {
+    pub fn new(metadata: Arc<Metadata>, backend: Arc<dyn BackendService>) -> Self {
+        TransactionManager {
+            metadata,
+            backend,
+            running_labels: Mutex::new(HashSet::new()),
+            table_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The lock that orders commits of one table; DELETE holds it for its whole run.
+    pub fn table_lock(&self, table_id: TableId) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(self.table_locks.lock().entry(table_id).or_default())
+    }
+
+    /// Starts a transaction. A label already used by a committed or running transaction of
+    /// the database is refused, which makes a retried load exactly-once.
+    pub fn begin(
+        &self,
+        database_id: DatabaseId,
+        table_id: TableId,
+        label: Option<String>,
+    ) -> Result<Transaction, FeError> {
+        let transaction_id = self.metadata.allocate_transaction_id();
+        let label = label.unwrap_or_else(|| format!("insert_{transaction_id:x}_{:x}", now_millis()));
+        let key = (database_id, label.clone());
+        let existing = self.metadata.read().label(database_id, &label).map(|record| record.status);
+        if existing.is_some() || !self.running_labels.lock().insert(key) {
+            let state = match existing {
+                Some(TransactionStatus::Visible) => "VISIBLE",
+                Some(TransactionStatus::Committed) => "COMMITTED",
+                _ => "RUNNING",
+            };
+            return Err(FeError::user(
+                ErrorCode::LABEL_ALREADY_EXISTS,
+                format!("Label [{label}] has already been used, existing job state: {state}"),
+            ));
+        }
+        Ok(Transaction {
+            transaction_id,
+            label,
+            database_id,
+            table_id,
+            partitions: BTreeMap::new(),
+            rows: 0,
+            finished: false,
+        })
+    }
+
+    /// Writes rows of the transaction; `writes` pairs each tablet write with its partition.
+    pub async fn write(
+        &self,
+        transaction: &mut Transaction,
+        writes: Vec<(PartitionId, Vec<BackendId>, TabletWrite)>,
+    ) -> Result<(), FeError> {
+        let mut tablet_writes = Vec::with_capacity(writes.len());
+        for (partition_id, backends, write) in writes {
+            transaction.rows += write.batches.iter().map(|batch| batch.num_rows() as u64).sum::<u64>();
+            let tablets = transaction.partitions.entry(partition_id).or_default();
+            if !tablets.iter().any(|(tablet_id, _)| *tablet_id == write.tablet_id) {
+                tablets.push((write.tablet_id, backends));
+            }
+            tablet_writes.push(write);
+        }
+        if tablet_writes.is_empty() {
+            return Ok(());
+        }
+        self.backend
+            .write(transaction.transaction_id, tablet_writes)
+            .await
+            .map_err(FeError::from)
+    }
+
+    /// Marks a partition as part of the transaction even if no rows went to it (a DELETE
+    /// that empties it still publishes a version).
+    pub fn touch_partition(&self, transaction: &mut Transaction, partition_id: PartitionId) {
+        transaction.partitions.entry(partition_id).or_default();
+    }
+
+    /// Commits and publishes. When this returns, the rows are durable and visible.
+    pub async fn commit(&self, transaction: &mut Transaction) -> Result<TransactionOutcome, FeError> {
+        let lock = self.table_lock(transaction.table_id);
+        let _guard = lock.lock().await;
+        self.commit_locked(transaction).await
+    }
+
+    /// Commit for a caller that already holds the table lock.
+    pub async fn commit_locked(&self, transaction: &mut Transaction) -> Result<TransactionOutcome, FeError> {
+        let (record, publish_tablets) = {
+            let catalog = self.metadata.read();
+            let table = catalog
+                .table_by_id(transaction.database_id, transaction.table_id)
+                .ok_or_else(|| FeError::analysis("the table was dropped while the load ran"))?;
+            let mut partition_versions = Vec::new();
+            let mut tablets = Vec::new();
+            let mut publish_tablets = Vec::new();
+            for (partition_id, written) in &transaction.partitions {
+                let Some(partition) = table.partition_by_id(*partition_id) else {
+                    return Err(FeError::analysis("a partition was dropped while the load ran"));
+                };
+                let version = partition.visible_version + 1;
+                partition_versions.push((*partition_id, version));
+                for tablet in &partition.tablets {
+                    publish_tablets.push((tablet.id, version));
+                    let backends = written
+                        .iter()
+                        .find(|(tablet_id, _)| *tablet_id == tablet.id)
+                        .map(|(_, backends)| backends.clone())
+                        .unwrap_or_else(|| tablet.backends.clone());
+                    tablets.push((tablet.id, backends, *partition_id));
+                }
+            }
+            (
+                TransactionRecord {
+                    transaction_id: transaction.transaction_id,
+                    database_id: transaction.database_id,
+                    table_id: transaction.table_id,
+                    label: transaction.label.clone(),
+                    status: TransactionStatus::Committed,
+                    partition_versions,
+                    tablets,
+                    commit_time: now_millis(),
+                    rows: transaction.rows,
+                },
+                publish_tablets,
+            )
+        };
+        self.metadata.log(JournalEntry::CommitTransaction { record })?;
+        transaction.finished = true;
+        self.running_labels
+            .lock()
+            .remove(&(transaction.database_id, transaction.label.clone()));
+        self.publish(transaction.transaction_id, publish_tablets).await?;
+        Ok(TransactionOutcome {
+            transaction_id: transaction.transaction_id,
+            label: transaction.label.clone(),
+            rows: transaction.rows,
+        })
+    }
+
+    async fn publish(
+        &self,
+        transaction_id: TransactionId,
+        tablets: Vec<(TabletId, u64)>,
+    ) -> Result<(), FeError> {
+        self.backend.publish(transaction_id, tablets).await?;
+        self.metadata.log(JournalEntry::PublishTransaction {
+            transaction_id,
+            publish_time: now_millis(),
+        })
+    }
+
+    /// Drops a transaction's pending rows.
+    /// Does nothing for a transaction that already committed: a failed publish is finished
+    /// by [`TransactionManager::recover`].
+    pub async fn abort(&self, transaction: &mut Transaction) {
+        if transaction.finished {
+            return;
+        }
+        transaction.finished = true;
+        self.running_labels
+            .lock()
+            .remove(&(transaction.database_id, transaction.label.clone()));
+        let tablet_ids: Vec<TabletId> = transaction
+            .partitions
+            .values()
+            .flat_map(|tablets| tablets.iter().map(|(tablet_id, _)| *tablet_id))
+            .collect();
+        if let Err(error) = self.backend.abort(transaction.transaction_id, tablet_ids).await {
+            warn!(transaction_id = transaction.transaction_id, %error, "abort failed; startup cleanup will retry");
+        }
+    }
+
+    /// At startup: publishes transactions that committed but did not finish publishing,
+    /// drops tablets the catalog no longer has, and aborts pending writes of transactions
+    /// that never committed.
+    pub async fn recover(&self) -> Result<(), FeError> {
+        let (committed, known_tablets): (Vec<TransactionRecord>, HashSet<TabletId>) = {
+            let catalog = self.metadata.read();
+            let committed = catalog
+                .transactions
+                .values()
+                .filter(|record| record.status == TransactionStatus::Committed)
+                .cloned()
+                .collect();
+            let tablets = catalog
+                .databases
+                .values()
+                .flat_map(|database| database.tables.values())
+                .flat_map(|table| table.tablet_ids())
+                .collect();
+            (committed, tablets)
+        };
+        let orphans: Vec<TabletId> = self
+            .backend
+            .tablet_ids()
+            .await
+            .into_iter()
+            .filter(|tablet_id| !known_tablets.contains(tablet_id))
+            .collect();
+        if !orphans.is_empty() {
+            info!(count = orphans.len(), "dropping tablets the catalog does not know");
+            self.backend.drop_tablets(orphans).await?;
+        }
+        let committed_ids: HashSet<TransactionId> =
+            committed.iter().map(|record| record.transaction_id).collect();
+        for (tablet_id, transaction_id) in self.backend.pending_transactions().await {
+            if !committed_ids.contains(&transaction_id) {
+                self.backend.abort(transaction_id, vec![tablet_id]).await?;
+            }
+        }
+        for record in committed {
+            let versions: HashMap<PartitionId, u64> = record.partition_versions.iter().copied().collect();
+            let tablets = record
+                .tablets
+                .iter()
+                .filter_map(|(tablet_id, _, partition_id)| {
+                    versions.get(partition_id).map(|version| (*tablet_id, *version))
+                })
+                .collect();
+            info!(transaction_id = record.transaction_id, "finishing publish of a committed transaction");
+            self.publish(record.transaction_id, tablets).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The owner returned early with an error; its pending rows are aborted at the
+            // next startup if nobody aborted them before.
+            warn!(transaction_id = self.transaction_id, label = %self.label, "transaction dropped without commit or abort");
+        }
+    }
+}

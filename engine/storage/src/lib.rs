@@ -1,0 +1,20 @@
+//! Tablet storage of a backend. A [`TabletManager`] owns the tablets on one data directory.
+//! Each load writes one immutable Parquet rowset per tablet it touches, first as a pending
+//! rowset of its transaction, then made visible at a version when the FE publishes the
+//! transaction. Readers pick the rowsets of a version with StarRocks' version path rule
+//! ([`version_path`]), so compaction and DELETE can replace rowsets while older readers
+//! finish on the stale ones.
+
+pub mod compaction;
+pub mod error;
+pub mod rowset;
+pub mod scan;
+pub mod tablet;
+pub mod tablet_manager;
+pub mod version_path;
+
+pub use error::StorageError;
+pub use rowset::RowsetMeta;
+pub use scan::TabletSchema;
+pub use tablet::{Tablet, TabletStatistics, WriteMode};
+pub use tablet_manager::TabletManager;

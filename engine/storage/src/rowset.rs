@@ -1,0 +1,183 @@
+//! Rowsets: the immutable Parquet files a tablet's data lives in.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StorageError};
+use cairn_common::ids::{TabletId, Version};
+
+/// What the tablet meta records of one rowset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsetMeta {
+    pub rowset_id: String,
+    pub start_version: Version,
+    pub end_version: Version,
+    pub num_rows: u64,
+    pub data_size: u64,
+    /// `None` for a rowset without rows, which a replacement can be (DELETE of every row).
+    pub file_name: Option<String>,
+}
+
+/// Rows per Parquet row group. Large groups keep per-group overhead low; the page index
+/// still lets readers skip inside a group.
+const ROW_GROUP_SIZE: usize = 1 << 20;
+
+static ROWSET_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A rowset id unique across restarts: wall-clock nanoseconds plus a process counter.
+pub fn new_rowset_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|duration| duration.as_nanos())
+        .unwrap_or_default();
+    let counter = ROWSET_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos:032x}{counter:08x}")
+}
+
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::LZ4_RAW)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_SIZE))
+        .build()
+}
+
+/// Sorts rows by the key columns, so min/max statistics of the leading key prune well.
+pub fn sort_by_columns(batch: &RecordBatch, sort_columns: &[String]) -> Result<RecordBatch> {
+    let columns: Vec<SortColumn> = sort_columns
+        .iter()
+        .filter_map(|name| batch.column_by_name(name))
+        .map(|values| SortColumn {
+            values: Arc::clone(values),
+            options: None,
+        })
+        .collect();
+    if columns.is_empty() || batch.num_rows() < 2 {
+        return Ok(batch.clone());
+    }
+    let indices = lexsort_to_indices(&columns, None).map_err(|source| StorageError::Arrow {
+        action: "sorting rows by key",
+        source,
+    })?;
+    take_record_batch(batch, &indices).map_err(|source| StorageError::Arrow {
+        action: "sorting rows by key",
+        source,
+    })
+}
+
+/// Writes `batches` as one Parquet file in `directory`, sorted by `sort_columns`, and syncs
+/// it. The versions of the returned meta are 0 until publish.
+pub fn write_rowset(
+    directory: &Path,
+    tablet_id: TabletId,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    sort_columns: &[String],
+) -> Result<RowsetMeta> {
+    let rowset_id = new_rowset_id();
+    let merged = concat_batches(schema, batches).map_err(|source| StorageError::Arrow {
+        action: "concatenating rows of a load",
+        source,
+    })?;
+    let num_rows = merged.num_rows() as u64;
+    if num_rows == 0 {
+        return Ok(RowsetMeta {
+            rowset_id,
+            start_version: 0,
+            end_version: 0,
+            num_rows: 0,
+            data_size: 0,
+            file_name: None,
+        });
+    }
+    let sorted = sort_by_columns(&merged, sort_columns)?;
+    let file_name = format!("{rowset_id}.parquet");
+    let path = directory.join(&file_name);
+    let file = File::create(&path).map_err(|source| StorageError::io("create", &path, source))?;
+    let write_error = |source| StorageError::WriteParquet { tablet_id, source };
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(writer_properties()))
+        .map_err(write_error)?;
+    writer.write(&sorted).map_err(write_error)?;
+    let file = writer.into_inner().map_err(write_error)?;
+    file.sync_all().map_err(|source| StorageError::io("sync", &path, source))?;
+    let data_size = file
+        .metadata()
+        .map_err(|source| StorageError::io("stat", &path, source))?
+        .len();
+    Ok(RowsetMeta {
+        rowset_id,
+        start_version: 0,
+        end_version: 0,
+        num_rows,
+        data_size,
+        file_name: Some(file_name),
+    })
+}
+
+/// An opened rowset file. Opening before reading keeps the data readable even if a
+/// compaction sweeps the file meanwhile, since an unlinked file stays readable while open.
+pub struct OpenRowset {
+    pub meta: RowsetMeta,
+    file: Option<(File, String)>,
+}
+
+impl OpenRowset {
+    pub fn open(directory: &Path, meta: &RowsetMeta) -> Result<Self> {
+        let file = match &meta.file_name {
+            Some(name) => {
+                let path = directory.join(name);
+                let file =
+                    File::open(&path).map_err(|source| StorageError::io("open", &path, source))?;
+                Some((file, path.display().to_string()))
+            }
+            None => None,
+        };
+        Ok(OpenRowset {
+            meta: meta.clone(),
+            file,
+        })
+    }
+
+    /// Reads the named columns that the file has; the caller adapts to the table schema.
+    pub fn read(self, columns: &[String]) -> Result<Vec<RecordBatch>> {
+        let Some((file, path)) = self.file else {
+            return Ok(Vec::new());
+        };
+        let read_error = |source| StorageError::ReadParquet {
+            path: path.clone(),
+            source,
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read_error)?;
+        let file_schema = Arc::clone(builder.schema());
+        let indices: Vec<usize> = columns
+            .iter()
+            .filter_map(|name| file_schema.index_of(name).ok())
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(8192)
+            .build()
+            .map_err(read_error)?;
+        reader
+            .map(|batch| {
+                batch.map_err(|source| StorageError::Arrow {
+                    action: "reading a rowset",
+                    source,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,192 @@
+//! Reading a tablet at a version: the rowsets of its version path, adapted to the table's
+//! current columns, and for PRIMARY KEY tablets merged so that the newest row of a key wins.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
+use datafusion::arrow::compute::{CastOptions, cast_with_options, concat_batches, take_record_batch};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::util::display::FormatOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StorageError};
+use crate::tablet::Tablet;
+use cairn_common::ids::Version;
+use cairn_common::{ColumnDefinition, DefaultValue, KeysType};
+
+/// The table schema a reader wants, sent with every scan because rowsets written before an
+/// ALTER TABLE lack the newer columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TabletSchema {
+    pub columns: Vec<ColumnDefinition>,
+    pub keys_type: KeysType,
+    pub key_columns: Vec<String>,
+}
+
+impl TabletSchema {
+    pub fn arrow_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|column| column.column_type.to_arrow_field(&column.name, column.nullable))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    fn projected_schema(&self, projection: &[usize]) -> SchemaRef {
+        let full = self.arrow_schema();
+        Arc::new(Schema::new(
+            projection
+                .iter()
+                .map(|&index| full.field(index).clone())
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+/// The array a column takes in rows written before the column existed: its default.
+fn default_array(column: &ColumnDefinition, rows: usize) -> Result<ArrayRef> {
+    let data_type = column.column_type.to_arrow();
+    match &column.default {
+        Some(DefaultValue::Literal(text)) => {
+            let strings: ArrayRef = Arc::new(StringArray::from(vec![text.as_str(); rows]));
+            cast_with_options(&strings, &data_type, &CastOptions {
+                safe: false,
+                format_options: FormatOptions::default(),
+            })
+            .map_err(|source| StorageError::Convert {
+                column: column.name.clone(),
+                source,
+            })
+        }
+        _ => Ok(new_null_array(&data_type, rows)),
+    }
+}
+
+/// Shapes a batch read from a rowset into the projected table columns.
+fn adapt_batch(
+    batch: &RecordBatch,
+    schema: &TabletSchema,
+    projection: &[usize],
+    output_schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let mut columns = Vec::with_capacity(projection.len());
+    for (&index, field) in projection.iter().zip(output_schema.fields()) {
+        let column = &schema.columns[index];
+        let array = match batch.column_by_name(&column.name) {
+            Some(array) if array.data_type() == field.data_type() => Arc::clone(array),
+            Some(array) => cast_with_options(array, field.data_type(), &CastOptions::default())
+                .map_err(|source| StorageError::Convert {
+                    column: column.name.clone(),
+                    source,
+                })?,
+            None => default_array(column, rows)?,
+        };
+        columns.push(array);
+    }
+    RecordBatch::try_new_with_options(
+        Arc::clone(output_schema),
+        columns,
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|source| StorageError::Arrow {
+        action: "adapting a rowset to the table schema",
+        source,
+    })
+}
+
+/// Keeps the last row of every key, in the order rows arrived.
+pub fn deduplicate_keep_last(batch: &RecordBatch, key_columns: &[String]) -> Result<RecordBatch> {
+    if batch.num_rows() < 2 || key_columns.is_empty() {
+        return Ok(batch.clone());
+    }
+    let arrow_error = |source| StorageError::Arrow {
+        action: "merging rows by primary key",
+        source,
+    };
+    let keys: Vec<ArrayRef> = key_columns
+        .iter()
+        .filter_map(|name| batch.column_by_name(name).cloned())
+        .collect();
+    let fields = keys
+        .iter()
+        .map(|array| SortField::new(array.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(arrow_error)?;
+    let rows = converter.convert_columns(&keys).map_err(arrow_error)?;
+    let mut seen = HashSet::with_capacity(batch.num_rows());
+    let mut keep: Vec<u32> = Vec::with_capacity(batch.num_rows());
+    for index in (0..batch.num_rows()).rev() {
+        if seen.insert(rows.row(index)) {
+            keep.push(index as u32);
+        }
+    }
+    if keep.len() == batch.num_rows() {
+        return Ok(batch.clone());
+    }
+    keep.reverse();
+    take_record_batch(batch, &UInt32Array::from(keep)).map_err(arrow_error)
+}
+
+/// Reads `tablet` at `version`, calling `emit` with each batch of the projected columns until
+/// it returns `false` (the reader went away).
+pub fn scan_tablet(
+    tablet: &Tablet,
+    version: Version,
+    schema: &TabletSchema,
+    projection: &[usize],
+    mut emit: impl FnMut(RecordBatch) -> bool,
+) -> Result<()> {
+    let rowsets = tablet.open_version(version)?;
+    let merge_by_key = schema.keys_type == KeysType::Primary && rowsets.len() > 1;
+    // A primary key merge needs the key columns even when the query does not.
+    let mut read_projection: Vec<usize> = projection.to_vec();
+    if merge_by_key {
+        for key in &schema.key_columns {
+            if let Some(index) = schema.columns.iter().position(|column| &column.name == key) {
+                if !read_projection.contains(&index) {
+                    read_projection.push(index);
+                }
+            }
+        }
+    }
+    let read_schema = schema.projected_schema(&read_projection);
+    let column_names: Vec<String> = read_projection
+        .iter()
+        .map(|&index| schema.columns[index].name.clone())
+        .collect();
+    if !merge_by_key {
+        for rowset in rowsets {
+            for batch in rowset.read(&column_names)? {
+                if !emit(adapt_batch(&batch, schema, &read_projection, &read_schema)?) {
+                    return Ok(());
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut batches = Vec::new();
+    for rowset in rowsets {
+        for batch in rowset.read(&column_names)? {
+            batches.push(adapt_batch(&batch, schema, &read_projection, &read_schema)?);
+        }
+    }
+    let merged = concat_batches(&read_schema, &batches).map_err(|source| StorageError::Arrow {
+        action: "merging rowsets",
+        source,
+    })?;
+    let deduplicated = deduplicate_keep_last(&merged, &schema.key_columns)?;
+    let output = deduplicated
+        .project(&(0..projection.len()).collect::<Vec<_>>())
+        .map_err(|source| StorageError::Arrow {
+            action: "projecting merged rows",
+            source,
+        })?;
+    if output.num_rows() > 0 {
+        emit(output);
+    }
+    Ok(())
+}
