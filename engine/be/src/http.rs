@@ -26,7 +26,7 @@ async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "OK", "msg": "To Be Added"}))
 }
 
-fn render_metrics(metrics: &BackendMetrics) -> impl IntoResponse {
+fn render_metrics(metrics: &BackendMetrics) -> axum::response::Response {
     let lines = [
         ("starrocks_be_compactions_total", "Compactions done.", &metrics.compactions),
         (
@@ -49,8 +49,5 @@ fn render_metrics(metrics: &BackendMetrics) -> impl IntoResponse {
             BackendMetrics::get(counter)
         ));
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -11,4 +11,7 @@ pub mod service;
 
 pub use local::{LocalBackend, LocalBackendConfig};
 pub use metrics::BackendMetrics;
-pub use service::{BackendError, BackendService, ScanRequest, TabletDescriptor, TabletWrite};
+pub use service::{
+    BackendError, BackendService, ScanRequest, TabletDescriptor, TabletSchema, TabletStatistics, TabletWrite,
+    WriteMode,
+};

@@ -23,6 +23,8 @@ pub struct LocalBackendConfig {
     pub backend_id: BackendId,
     pub host: String,
     pub http_port: u16,
+    /// The BE RPC port shown by SHOW BACKENDS.
+    pub be_port: u16,
     pub storage_root_path: PathBuf,
     pub compaction_interval: Duration,
     pub compaction: CompactionPolicy,
@@ -136,6 +138,10 @@ impl BackendService for LocalBackend {
 
     fn http_port(&self) -> u16 {
         self.config.http_port
+    }
+
+    fn be_port(&self) -> u16 {
+        self.config.be_port
     }
 
     async fn create_tablets(&self, tablets: Vec<TabletDescriptor>) -> Result<(), BackendError> {

@@ -55,6 +55,7 @@ pub trait BackendService: Send + Sync + 'static {
     /// The address users and `SHOW BACKENDS` see, `host:heartbeat_port`.
     fn host(&self) -> String;
     fn http_port(&self) -> u16;
+    fn be_port(&self) -> u16;
     async fn create_tablets(&self, tablets: Vec<TabletDescriptor>) -> Result<(), BackendError>;
     async fn drop_tablets(&self, tablet_ids: Vec<TabletId>) -> Result<(), BackendError>;
     /// Writes rows as pending rowsets of the transaction; durable when it returns.

@@ -9,87 +9,87 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 #[derive(Debug, Clone, Args)]
-pub struct Allin1Args {
+pub(crate) struct Allin1Args {
     /// Config file of `name = value` lines; flags and environment variables override it.
     #[arg(long, env = "CAIRN_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Where metadata and tablets live.
     #[arg(long, env = "CAIRN_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// Address other nodes and SHOW FRONTENDS/BACKENDS report.
     #[arg(long, env = "CAIRN_HOST")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// MySQL protocol port.
     #[arg(long, env = "CAIRN_QUERY_PORT")]
-    pub query_port: Option<u16>,
+    pub(crate) query_port: Option<u16>,
     /// FE HTTP port (health, metrics).
     #[arg(long, env = "CAIRN_HTTP_PORT")]
-    pub http_port: Option<u16>,
+    pub(crate) http_port: Option<u16>,
     /// FE RPC port, reported by SHOW FRONTENDS.
     #[arg(long, env = "CAIRN_RPC_PORT")]
-    pub rpc_port: Option<u16>,
+    pub(crate) rpc_port: Option<u16>,
     /// FE metadata replication port, reported by SHOW FRONTENDS.
     #[arg(long, env = "CAIRN_EDIT_LOG_PORT")]
-    pub edit_log_port: Option<u16>,
+    pub(crate) edit_log_port: Option<u16>,
     /// BE RPC port.
     #[arg(long, env = "CAIRN_BE_PORT")]
-    pub be_port: Option<u16>,
+    pub(crate) be_port: Option<u16>,
     /// BE HTTP port (health, metrics).
     #[arg(long, env = "CAIRN_BE_HTTP_PORT")]
-    pub be_http_port: Option<u16>,
+    pub(crate) be_http_port: Option<u16>,
     /// Buckets of a table whose DDL names none.
     #[arg(long, env = "CAIRN_DEFAULT_BUCKETS")]
-    pub default_buckets: Option<u32>,
+    pub(crate) default_buckets: Option<u32>,
     /// Journal records between metadata checkpoints.
     #[arg(long, env = "CAIRN_CHECKPOINT_INTERVAL")]
-    pub checkpoint_interval: Option<u64>,
+    pub(crate) checkpoint_interval: Option<u64>,
     /// Seconds between compaction rounds.
     #[arg(long, env = "CAIRN_COMPACTION_INTERVAL_SECONDS")]
-    pub compaction_interval_seconds: Option<u64>,
+    pub(crate) compaction_interval_seconds: Option<u64>,
     /// Small rowsets of a tablet that trigger a compaction.
     #[arg(long, env = "CAIRN_COMPACTION_MIN_ROWSETS")]
-    pub compaction_min_rowsets: Option<usize>,
+    pub(crate) compaction_min_rowsets: Option<usize>,
     /// Seconds replaced rowsets stay for readers of older versions.
     #[arg(long, env = "CAIRN_STALE_ROWSET_RETENTION_SECONDS")]
-    pub stale_rowset_retention_seconds: Option<u64>,
+    pub(crate) stale_rowset_retention_seconds: Option<u64>,
     /// Most concurrent MySQL connections.
     #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
+    pub(crate) max_connections: Option<usize>,
     /// Largest MySQL packet accepted, in bytes.
     #[arg(long, env = "CAIRN_MAX_ALLOWED_PACKET")]
-    pub max_allowed_packet: Option<usize>,
+    pub(crate) max_allowed_packet: Option<usize>,
     /// The `time_zone` sessions start with.
     #[arg(long, env = "CAIRN_TIME_ZONE")]
-    pub time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
-    pub log_format: Option<String>,
+    pub(crate) log_format: Option<String>,
     /// Run a demo workload against this node: `sensors` pushes sensor readings every second.
     #[arg(long, env = "CAIRN_DEMO")]
-    pub demo: Option<String>,
+    pub(crate) demo: Option<String>,
 }
 
 /// Settings after flags, environment, file and defaults are merged.
 #[derive(Debug, Clone)]
-pub struct Allin1Config {
-    pub data_dir: PathBuf,
-    pub host: String,
-    pub query_port: u16,
-    pub http_port: u16,
-    pub rpc_port: u16,
-    pub edit_log_port: u16,
-    pub be_port: u16,
-    pub be_http_port: u16,
-    pub default_buckets: u32,
-    pub checkpoint_interval: u64,
-    pub compaction_interval_seconds: u64,
-    pub compaction_min_rowsets: usize,
-    pub stale_rowset_retention_seconds: u64,
-    pub max_connections: usize,
-    pub max_allowed_packet: usize,
-    pub time_zone: String,
-    pub log_format: String,
-    pub demo: Option<String>,
+pub(crate) struct Allin1Config {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) host: String,
+    pub(crate) query_port: u16,
+    pub(crate) http_port: u16,
+    pub(crate) rpc_port: u16,
+    pub(crate) edit_log_port: u16,
+    pub(crate) be_port: u16,
+    pub(crate) be_http_port: u16,
+    pub(crate) default_buckets: u32,
+    pub(crate) checkpoint_interval: u64,
+    pub(crate) compaction_interval_seconds: u64,
+    pub(crate) compaction_min_rowsets: usize,
+    pub(crate) stale_rowset_retention_seconds: u64,
+    pub(crate) max_connections: usize,
+    pub(crate) max_allowed_packet: usize,
+    pub(crate) time_zone: String,
+    pub(crate) log_format: String,
+    pub(crate) demo: Option<String>,
 }
 
 fn read_config_file(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
@@ -135,7 +135,7 @@ const KNOWN_KEYS: [&str; 18] = [
 ];
 
 impl Allin1Args {
-    pub fn resolve(self) -> anyhow::Result<Allin1Config> {
+    pub(crate) fn resolve(self) -> anyhow::Result<Allin1Config> {
         let file = match &self.config {
             Some(path) => read_config_file(path)?,
             None => BTreeMap::new(),

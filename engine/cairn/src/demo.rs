@@ -22,7 +22,7 @@ DISTRIBUTED BY HASH(sensor_id) BUCKETS 2
 PROPERTIES ('replication_num' = '1')";
 
 /// Pushes readings forever; reconnects when the connection drops.
-pub async fn run_sensors(query_port: u16) {
+pub(crate) async fn run_sensors(query_port: u16) {
     let url = format!("mysql://root@127.0.0.1:{query_port}");
     loop {
         if let Err(error) = push(&url).await {

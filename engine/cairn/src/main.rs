@@ -62,6 +62,7 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
         backend_id: 10001,
         host: config.host.clone(),
         http_port: config.be_http_port,
+        be_port: config.be_port,
         storage_root_path: config.data_dir.join("be"),
         compaction_interval: Duration::from_secs(config.compaction_interval_seconds.max(1)),
         compaction: CompactionPolicy {

@@ -239,3 +239,67 @@ impl Journal {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(id: u64, name: &str) -> JournalEntry {
+        JournalEntry::CreateDatabase { id, name: name.to_string() }
+    }
+
+    #[test]
+    fn replay_restores_every_acknowledged_entry() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let (mut journal, _) = Journal::open(directory.path().to_path_buf(), 1000).expect("open");
+            journal.append(&create(10_001, "a")).expect("append");
+            journal.append(&create(10_002, "b")).expect("append");
+        }
+        let (_, catalog) = Journal::open(directory.path().to_path_buf(), 1000).expect("reopen");
+        assert_eq!(catalog.databases.keys().cloned().collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(catalog.next_id, 10_003);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_appends_continue() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let (mut journal, _) = Journal::open(directory.path().to_path_buf(), 1000).expect("open");
+            journal.append(&create(10_001, "kept")).expect("append");
+        }
+        // A crash in the middle of the next record: half a header and payload.
+        let edits = numbered_files(directory.path(), "edits.", ".log").expect("list");
+        let path = &edits.last().expect("an edits file").1;
+        let mut file = OpenOptions::new().append(true).open(path).expect("open edits");
+        file.write_all(&[200, 0, 0, 0, 1, 2]).expect("write torn record");
+        drop(file);
+        {
+            let (mut journal, catalog) = Journal::open(directory.path().to_path_buf(), 1000).expect("reopen");
+            assert_eq!(catalog.databases.len(), 1);
+            journal.append(&create(10_002, "after")).expect("append after repair");
+        }
+        let (_, catalog) = Journal::open(directory.path().to_path_buf(), 1000).expect("reopen again");
+        assert_eq!(catalog.databases.keys().cloned().collect::<Vec<_>>(), vec!["after", "kept"]);
+    }
+
+    #[test]
+    fn checkpoint_replaces_old_files_and_keeps_state() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let (mut journal, mut catalog) = Journal::open(directory.path().to_path_buf(), 2).expect("open");
+            for (index, name) in ["a", "b", "c"].iter().enumerate() {
+                let entry = create(10_000 + index as u64, name);
+                journal.append(&entry).expect("append");
+                catalog.apply(&entry);
+                if journal.needs_checkpoint() {
+                    journal.checkpoint(&catalog).expect("checkpoint");
+                }
+            }
+        }
+        let images = numbered_files(directory.path(), "image.", ".json").expect("list");
+        assert_eq!(images.len(), 1);
+        let (_, catalog) = Journal::open(directory.path().to_path_buf(), 2).expect("reopen");
+        assert_eq!(catalog.databases.len(), 3);
+    }
+}

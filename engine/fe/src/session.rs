@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SessionConfig;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -104,7 +104,9 @@ impl FeSession {
             .with_default_catalog_and_schema(CATALOG_NAME, NO_DATABASE)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
-            .with_target_partitions(num_cpus());
+            .with_target_partitions(num_cpus())
+            // MySQL sorts NULL as the smallest value: first ascending, last descending.
+            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
         let context = SessionContext::new_with_config(config);
         context.register_catalog(
             CATALOG_NAME,
@@ -293,7 +295,7 @@ impl FeSession {
 
     async fn execute_plan(&self, plan: LogicalPlan) -> Result<QueryResponse, FeError> {
         let dataframe = self.context.execute_logical_plan(plan).await?;
-        let schema: SchemaRef = Arc::new(Schema::from(dataframe.schema()));
+        let schema: SchemaRef = Arc::clone(dataframe.schema().inner());
         let stream = dataframe.execute_stream().await?;
         let columns: Vec<Column> = schema.fields().iter().map(|field| Column::from_arrow_field(field)).collect();
         let cancel = self.cancel.clone();
@@ -419,9 +421,9 @@ impl FeSession {
         let local = match cairn_functions::normalize_time_zone(&time_zone) {
             Ok(zone) => match zone.parse::<chrono_tz::Tz>() {
                 Ok(tz) => now.with_timezone(&tz).naive_local(),
-                Err(_) => match chrono::FixedOffset::from_str_offset(&zone) {
-                    Some(offset) => now.with_timezone(&offset).naive_local(),
-                    None => now.naive_utc(),
+                Err(_) => match zone.parse::<chrono::FixedOffset>() {
+                    Ok(offset) => now.with_timezone(&offset).naive_local(),
+                    Err(_) => now.naive_utc(),
                 },
             },
             Err(_) => now.naive_utc(),

@@ -508,7 +508,7 @@ pub async fn show(session: &mut FeSession, statement: Statement) -> Result<Query
                 .iter()
                 .map(|backend| {
                     vec![
-                        cell(backend.id), cell(&backend.host), cell(backend.heartbeat_port), cell(9060), cell(backend.http_port),
+                        cell(backend.id), cell(&backend.host), cell(backend.heartbeat_port), cell(frontend.backend.be_port()), cell(backend.http_port),
                         cell(8060), millis_text(frontend.start_time.timestamp_millis()), millis_text(chrono::Utc::now().timestamp_millis()),
                         cell("true"), cell("false"), cell("false"), cell(statistics.len()), cell(format!("{data_size} B")),
                         cell(""), cell(""), cell(""), cell(""), cell(""), cell(env!("CARGO_PKG_VERSION")), cell("{}"),

@@ -37,6 +37,8 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
             |types| Ok(types.first().cloned().unwrap_or(DataType::Int64)),
             modulo,
         )
+        // MOD(a, b); the infix `a MOD b` is not parsed by sqlparser 0.62.
+        .with_aliases(&["mod"])
         .into_udf(),
         MysqlFunction::new(
             DIVIDE,
@@ -58,7 +60,11 @@ fn is_number_like(data_type: &DataType) -> bool {
     data_type.is_numeric()
         || matches!(
             data_type,
-            DataType::Null | DataType::Boolean | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            DataType::Null
+                | DataType::Boolean
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
         )
 }
 
@@ -151,7 +157,11 @@ fn modulo(invocation: &Invocation<'_>) -> Result<ArrayRef> {
                 .zip(right.iter())
                 .map(|(left, right)| {
                     let right = right?;
-                    if right == 0.0 { None } else { Some(left? % right) }
+                    if right == 0.0 {
+                        None
+                    } else {
+                        Some(left? % right)
+                    }
                 })
                 .collect::<Float64Array>(),
         ),
@@ -166,7 +176,11 @@ fn divide(invocation: &Invocation<'_>) -> Result<ArrayRef> {
                 .zip(right.iter())
                 .map(|(left, right)| {
                     let right = right?;
-                    if right == 0.0 { None } else { Some(left? / right) }
+                    if right == 0.0 {
+                        None
+                    } else {
+                        Some(left? / right)
+                    }
                 })
                 .collect::<Float64Array>(),
         )),

@@ -19,9 +19,14 @@ pub(crate) const TRUTH: &str = "mysql_truth";
 
 pub(crate) fn functions() -> Vec<ScalarUDF> {
     vec![
-        MysqlFunction::new(TRUTH, false, Volatility::Immutable, coerce_truth, |_| {
-            Ok(DataType::Boolean)
-        }, truth)
+        MysqlFunction::new(
+            TRUTH,
+            false,
+            Volatility::Immutable,
+            coerce_truth,
+            |_| Ok(DataType::Boolean),
+            truth,
+        )
         .into_udf(),
     ]
 }

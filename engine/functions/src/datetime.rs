@@ -8,14 +8,12 @@
 use chrono::{
     DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc,
 };
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, Time64MicrosecondArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
     DataType, Float64Type, Int64Type, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
 };
 use datafusion::common::{ScalarValue, exec_err, plan_err};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -39,7 +37,16 @@ const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
 /// Every function of this module, ready to register.
 pub(crate) fn functions() -> Vec<ScalarUDF> {
     let mut functions = vec![
-        clock(ClockKind::Now, "now", &["current_timestamp", "localtime", "localtimestamp", "sysdate"]),
+        clock(
+            ClockKind::Now,
+            "now",
+            &[
+                "current_timestamp",
+                "localtime",
+                "localtimestamp",
+                "sysdate",
+            ],
+        ),
         clock(ClockKind::CurrentDate, "curdate", &["current_date"]),
         clock(ClockKind::CurrentTime, "curtime", &["current_time"]),
         clock(ClockKind::UtcTimestamp, "utc_timestamp", &[]),
@@ -51,7 +58,13 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
             false,
             Volatility::Stable,
             coerce_from_unixtime,
-            |types| Ok(if types.len() == 2 { DataType::Utf8 } else { DATETIME }),
+            |types| {
+                Ok(if types.len() == 2 {
+                    DataType::Utf8
+                } else {
+                    DATETIME
+                })
+            },
             from_unixtime,
         )
         .into_udf(),
@@ -223,7 +236,10 @@ fn coerce_temporal_then_strings<const TEMPORAL: usize, const ARITY: usize>(
 
 fn coerce_strings<const COUNT: usize>(function: &str, types: &[DataType]) -> Result<Vec<DataType>> {
     check_arity(function, types, &[COUNT])?;
-    types.iter().map(|data_type| coerce_string(function, data_type)).collect()
+    types
+        .iter()
+        .map(|data_type| coerce_string(function, data_type))
+        .collect()
 }
 
 fn coerce_number(function: &str, data_type: &DataType) -> Result<DataType> {
@@ -323,7 +339,9 @@ fn interval_values(array: &ArrayRef) -> Result<Vec<Option<(i32, i32, i64)>>> {
         DataType::Interval(IntervalUnit::MonthDayNano) => Ok(array
             .as_primitive::<IntervalMonthDayNanoType>()
             .iter()
-            .map(|value| value.map(|interval| (interval.months, interval.days, interval.nanoseconds)))
+            .map(|value| {
+                value.map(|interval| (interval.months, interval.days, interval.nanoseconds))
+            })
             .collect()),
         DataType::Null => Ok(vec![None; array.len()]),
         other => exec_err!("interval argument was not coerced: {other}"),
@@ -440,7 +458,10 @@ impl ScalarUDFImpl for ClockFunction {
             return Ok(ExprSimplifyResult::Original(args));
         }
         let zone = SessionZone::from_config(info.config_options())?;
-        Ok(ExprSimplifyResult::Simplified(Expr::Literal(self.kind.value_at(start, zone), None)))
+        Ok(ExprSimplifyResult::Simplified(Expr::Literal(
+            self.kind.value_at(start, zone),
+            None,
+        )))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -454,7 +475,9 @@ impl ScalarUDFImpl for ClockFunction {
                 let array = args.args[0].to_array(rows)?;
                 let result = unix_timestamp_of(&array, zone)?;
                 if all_scalar {
-                    Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
+                    Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                        &result, 0,
+                    )?))
                 } else {
                     Ok(ColumnarValue::Array(result))
                 }
@@ -466,7 +489,10 @@ impl ScalarUDFImpl for ClockFunction {
                     _ => return exec_err!("{}: precision must be a constant", self.name),
                 };
                 if !(0..=6).contains(&precision) {
-                    return exec_err!("Too-big precision {precision} specified for '{}'. Maximum is 6.", self.name);
+                    return exec_err!(
+                        "Too-big precision {precision} specified for '{}'. Maximum is 6.",
+                        self.name
+                    );
                 }
                 let wall_clock = zone.wall_clock(now);
                 let step = 10_i64.pow(6 - precision as u32);
@@ -503,7 +529,10 @@ fn from_unixtime(invocation: &Invocation<'_>) -> Result<ArrayRef> {
             .map(|value| {
                 value.filter(|seconds| seconds.is_finite()).map(|seconds| {
                     let whole = seconds.floor();
-                    (whole as i64, ((seconds - whole) * 1e6).round().min(999_999.0) as u32)
+                    (
+                        whole as i64,
+                        ((seconds - whole) * 1e6).round().min(999_999.0) as u32,
+                    )
                 })
             })
             .collect(),
@@ -521,9 +550,9 @@ fn from_unixtime(invocation: &Invocation<'_>) -> Result<ArrayRef> {
         None => Ok(datetime_array(wall_clocks)),
         Some(formats) => {
             let formats = string_values(formats)?;
-            Ok(string_array(wall_clocks.zip(formats).map(|(value, format)| {
-                Some(format_datetime(value?, format?))
-            })))
+            Ok(string_array(wall_clocks.zip(formats).map(
+                |(value, format)| Some(format_datetime(value?, format?)),
+            )))
         }
     }
 }
@@ -531,12 +560,9 @@ fn from_unixtime(invocation: &Invocation<'_>) -> Result<ArrayRef> {
 fn date_format(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let values = naive_values(&invocation.arguments[0])?;
     let formats = string_values(&invocation.arguments[1])?;
-    Ok(string_array(
-        values
-            .into_iter()
-            .zip(formats)
-            .map(|(value, format)| Some(format_datetime(value?, format?))),
-    ))
+    Ok(string_array(values.into_iter().zip(formats).map(
+        |(value, format)| Some(format_datetime(value?, format?)),
+    )))
 }
 
 fn str_to_date(invocation: &Invocation<'_>) -> Result<ArrayRef> {
@@ -585,7 +611,9 @@ fn slice(
     }
     let period = i64::from(days) * 86_400_000_000 + nanos / 1_000;
     if period <= 0 || nanos % 1_000 != 0 {
-        return exec_err!("time_slice: the interval must be a positive whole number of microseconds");
+        return exec_err!(
+            "time_slice: the interval must be a positive whole number of microseconds"
+        );
     }
     let origin = slice_origin();
     let Some(elapsed) = (value - origin).num_microseconds() else {
@@ -644,15 +672,15 @@ fn shift(invocation: &Invocation<'_>, sign: i64) -> Result<ArrayRef> {
         DataType::Interval(_) => interval_values(&invocation.arguments[1])?,
         _ => int64_values(&invocation.arguments[1])?
             .into_iter()
-            .map(|days| days.and_then(|days| i32::try_from(days).ok()).map(|days| (0, days, 0)))
+            .map(|days| {
+                days.and_then(|days| i32::try_from(days).ok())
+                    .map(|days| (0, days, 0))
+            })
             .collect(),
     };
-    Ok(datetime_array(
-        values
-            .into_iter()
-            .zip(amounts)
-            .map(|(value, amount)| add_interval(value?, amount?, sign)),
-    ))
+    Ok(datetime_array(values.into_iter().zip(amounts).map(
+        |(value, amount)| add_interval(value?, amount?, sign),
+    )))
 }
 
 fn date_add(invocation: &Invocation<'_>) -> Result<ArrayRef> {
@@ -668,33 +696,33 @@ fn date_sub(invocation: &Invocation<'_>) -> Result<ArrayRef> {
 
 fn to_date(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let values = naive_values(&invocation.arguments[0])?;
-    Ok(date_array(values.into_iter().map(|value| value.map(|value| value.date()))))
+    Ok(date_array(
+        values
+            .into_iter()
+            .map(|value| value.map(|value| value.date())),
+    ))
 }
 
 fn last_day(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let values = naive_values(&invocation.arguments[0])?;
-    Ok(date_array(
-        values
-            .into_iter()
-            .map(|value| value.and_then(|value| last_day_of_month(value.date()))),
-    ))
+    Ok(date_array(values.into_iter().map(|value| {
+        value.and_then(|value| last_day_of_month(value.date()))
+    })))
 }
 
 fn datediff(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let left = naive_values(&invocation.arguments[0])?;
     let right = naive_values(&invocation.arguments[1])?;
-    Ok(int64_array(left.into_iter().zip(right).map(|(left, right)| {
-        Some((left?.date() - right?.date()).num_days())
-    })))
+    Ok(int64_array(left.into_iter().zip(right).map(
+        |(left, right)| Some((left?.date() - right?.date()).num_days()),
+    )))
 }
 
 fn to_days(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let values = naive_values(&invocation.arguments[0])?;
-    Ok(int64_array(
-        values
-            .into_iter()
-            .map(|value| value.map(|value| mysql_day_number(value.date()))),
-    ))
+    Ok(int64_array(values.into_iter().map(|value| {
+        value.map(|value| mysql_day_number(value.date()))
+    })))
 }
 
 /// Whole months from `start` to `end`, as MySQL counts them: a month is complete
@@ -759,7 +787,10 @@ fn timestampadd(invocation: &Invocation<'_>) -> Result<ArrayRef> {
             "minute" => nanos(60_000_000_000),
             "hour" => nanos(3_600_000_000_000),
             "day" => i32::try_from(amount).ok().map(|days| (0, days, 0)),
-            "week" => amount.checked_mul(7).and_then(|days| i32::try_from(days).ok()).map(|days| (0, days, 0)),
+            "week" => amount
+                .checked_mul(7)
+                .and_then(|days| i32::try_from(days).ok())
+                .map(|days| (0, days, 0)),
             "month" => months(amount),
             "quarter" => amount.checked_mul(3).and_then(months),
             "year" => amount.checked_mul(12).and_then(months),
@@ -800,15 +831,17 @@ fn week(invocation: &Invocation<'_>) -> Result<ArrayRef> {
 
 fn dayname(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let values = naive_values(&invocation.arguments[0])?;
-    Ok(string_array(
-        values.into_iter().map(|value| value.map(|value| weekday_name(value.date()))),
-    ))
+    Ok(string_array(values.into_iter().map(|value| {
+        value.map(|value| weekday_name(value.date()))
+    })))
 }
 
 fn monthname(invocation: &Invocation<'_>) -> Result<ArrayRef> {
     let values = naive_values(&invocation.arguments[0])?;
     Ok(string_array(
-        values.into_iter().map(|value| value.map(|value| month_name(value.month()))),
+        values
+            .into_iter()
+            .map(|value| value.map(|value| month_name(value.month()))),
     ))
 }
 

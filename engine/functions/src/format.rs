@@ -9,12 +9,29 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use crate::temporal::{build_datetime, fraction_to_micros, mysql_day_number};
 
 const MONTH_NAMES: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 /// Monday first, as chrono's `num_days_from_monday`.
-const WEEKDAY_NAMES: [&str; 7] =
-    ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const WEEKDAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 // MySQL's week mode bits (sql_time.h).
 const WEEK_MONDAY_FIRST: u32 = 1;
@@ -64,7 +81,13 @@ fn push_code(output: &mut String, value: NaiveDateTime, code: char) {
         's' | 'S' => write!(output, "{:02}", value.second()),
         'f' => write!(output, "{:06}", value.nanosecond() / 1_000),
         'p' => write!(output, "{am_pm}"),
-        'T' => write!(output, "{:02}:{:02}:{:02}", value.hour(), value.minute(), value.second()),
+        'T' => write!(
+            output,
+            "{:02}:{:02}:{:02}",
+            value.hour(),
+            value.minute(),
+            value.second()
+        ),
         'r' => write!(
             output,
             "{hour12:02}:{:02}:{:02} {am_pm}",
@@ -77,8 +100,16 @@ fn push_code(output: &mut String, value: NaiveDateTime, code: char) {
         'M' => write!(output, "{}", month_name(value.month())),
         'b' => write!(output, "{}", &month_name(value.month())[..3]),
         'j' => write!(output, "{:03}", value.ordinal()),
-        'U' => write!(output, "{:02}", week_number(value.date(), WEEK_FIRST_WEEKDAY).0),
-        'u' => write!(output, "{:02}", week_number(value.date(), WEEK_MONDAY_FIRST).0),
+        'U' => write!(
+            output,
+            "{:02}",
+            week_number(value.date(), WEEK_FIRST_WEEKDAY).0
+        ),
+        'u' => write!(
+            output,
+            "{:02}",
+            week_number(value.date(), WEEK_MONDAY_FIRST).0
+        ),
         'V' => write!(
             output,
             "{:02}",
@@ -136,9 +167,8 @@ pub(crate) fn week_of_mode(date: NaiveDate, mode: i64) -> u32 {
 /// MySQL's `calc_week`: returns the week number and the year it belongs to.
 pub(crate) fn week_number(date: NaiveDate, behaviour: u32) -> (u32, i32) {
     let day_number = mysql_day_number(date);
-    let mut first_day_number = mysql_day_number(
-        NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap_or(date),
-    );
+    let mut first_day_number =
+        mysql_day_number(NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap_or(date));
     let monday_first = behaviour & WEEK_MONDAY_FIRST != 0;
     let mut week_year = behaviour & WEEK_YEAR != 0;
     let first_weekday = behaviour & WEEK_FIRST_WEEKDAY != 0;
@@ -175,7 +205,11 @@ fn calc_weekday(day_number: i64, sunday_first: bool) -> i64 {
 }
 
 fn days_in_year(year: i32) -> i64 {
-    if NaiveDate::from_ymd_opt(year, 2, 29).is_some() { 366 } else { 365 }
+    if NaiveDate::from_ymd_opt(year, 2, 29).is_some() {
+        366
+    } else {
+        365
+    }
 }
 
 /// Whether a format string produces a time of day (used to document STR_TO_DATE).
@@ -185,7 +219,10 @@ fn has_time_codes(format: &str) -> bool {
     while let Some(character) = characters.next() {
         if character == '%'
             && let Some(code) = characters.next()
-            && matches!(code, 'H' | 'k' | 'h' | 'I' | 'l' | 'i' | 's' | 'S' | 'f' | 'T' | 'r' | 'p')
+            && matches!(
+                code,
+                'H' | 'k' | 'h' | 'I' | 'l' | 'i' | 's' | 'S' | 'f' | 'T' | 'r' | 'p'
+            )
         {
             return true;
         }
@@ -213,7 +250,10 @@ struct ParsedFields {
 /// format is ignored, as MySQL does; missing month or day default to 1.
 pub(crate) fn parse_with_format(input: &str, format: &str) -> Option<NaiveDateTime> {
     let mut fields = ParsedFields::default();
-    let mut cursor = Cursor { text: input.as_bytes(), position: 0 };
+    let mut cursor = Cursor {
+        text: input.as_bytes(),
+        position: 0,
+    };
     let format = format.as_bytes();
     let mut index = 0;
     while index < format.len() {
@@ -374,7 +414,11 @@ fn finish(fields: ParsedFields) -> Option<NaiveDateTime> {
 
 fn two_digit_year(value: u32) -> i32 {
     let value = value as i32;
-    if value < 70 { 2000 + value } else { 1900 + value }
+    if value < 70 {
+        2000 + value
+    } else {
+        1900 + value
+    }
 }
 
 fn month_from_name(word: &str, abbreviated: bool) -> Option<u32> {
@@ -415,7 +459,10 @@ impl Cursor<'_> {
         if self.position == start {
             return None;
         }
-        std::str::from_utf8(&self.text[start..self.position]).ok()?.parse().ok()
+        std::str::from_utf8(&self.text[start..self.position])
+            .ok()?
+            .parse()
+            .ok()
     }
 
     fn expect(&mut self, byte: u8) -> bool {
@@ -437,7 +484,11 @@ impl Cursor<'_> {
 
     fn skip_letters(&mut self, count: usize) {
         for _ in 0..count {
-            if self.text.get(self.position).is_some_and(u8::is_ascii_alphabetic) {
+            if self
+                .text
+                .get(self.position)
+                .is_some_and(u8::is_ascii_alphabetic)
+            {
                 self.position += 1;
             }
         }
@@ -470,9 +521,15 @@ mod tests {
     fn week_numbers_match_mysql() {
         // Values checked against MySQL 8: 2024-01-01 is a Monday, 2023-01-01 a Sunday.
         let monday = datetime("2024-01-01");
-        assert_eq!(format_datetime(monday, "%U %u %V %v %X %x"), "00 01 53 01 2023 2024");
+        assert_eq!(
+            format_datetime(monday, "%U %u %V %v %X %x"),
+            "00 01 53 01 2023 2024"
+        );
         let sunday = datetime("2023-01-01");
-        assert_eq!(format_datetime(sunday, "%U %u %V %v %X %x"), "01 00 01 52 2023 2022");
+        assert_eq!(
+            format_datetime(sunday, "%U %u %V %v %X %x"),
+            "01 00 01 52 2023 2022"
+        );
         assert_eq!(week_of_mode(sunday.date(), 0), 1);
         assert_eq!(week_of_mode(datetime("2024-12-30").date(), 3), 1);
     }

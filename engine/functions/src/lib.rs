@@ -100,7 +100,10 @@ pub fn normalize_time_zone(time_zone: &str) -> Result<String, RewriteError> {
 
 /// Stores the session time zone in `context`'s DataFusion configuration, where the
 /// functions read it. Call it when the session starts and on `SET time_zone`.
-pub fn set_session_time_zone(context: &SessionContext, time_zone: &str) -> Result<(), RewriteError> {
+pub fn set_session_time_zone(
+    context: &SessionContext,
+    time_zone: &str,
+) -> Result<(), RewriteError> {
     let normalized = normalize_time_zone(time_zone)?;
     let state = context.state_ref();
     let mut state = state.write();

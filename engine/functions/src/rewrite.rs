@@ -24,10 +24,12 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CaseWhen, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, Statement, TimezoneInfo, UnaryOperator, Value, VisitMut, VisitorMut,
+    BinaryOperator, CaseWhen, CastKind, DataType, DateTimeField, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, TimezoneInfo, UnaryOperator,
+    Value, VisitMut, VisitorMut,
 };
+use datafusion::sql::sqlparser::dialect::{Dialect, MySqlDialect, Precedence};
 
 use crate::arithmetic::{DIVIDE, INTEGER_DIVIDE, MODULO};
 use crate::control::TRUTH;
@@ -52,6 +54,23 @@ struct Rewriter<'a> {
 impl VisitorMut for Rewriter<'_> {
     type Break = RewriteError;
 
+    /// Names rewritten select items after their original text, as MySQL names
+    /// result columns (and so that `SELECT DATABASE(), SCHEMA()` does not produce
+    /// two columns named after the same literal, which DataFusion rejects).
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
+        self.alias_rewritten_items(&mut query.body);
+        ControlFlow::Continue(())
+    }
+
+    /// sqlparser's MySQL dialect parses everything after `DIV` as its right operand
+    /// (`a DIV 60 * 60` becomes `a DIV (60 * 60)`); restore MySQL precedence first.
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Self::Break> {
+        if contains_integer_divide(expr) {
+            restore_precedence(expr);
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Self::Break> {
         match self.rewrite(expr) {
             Ok(Some(replacement)) => {
@@ -65,6 +84,35 @@ impl VisitorMut for Rewriter<'_> {
 }
 
 impl Rewriter<'_> {
+    fn alias_rewritten_items(&self, body: &mut SetExpr) {
+        match body {
+            SetExpr::Select(select) => {
+                for item in select.projection.iter_mut() {
+                    let SelectItem::UnnamedExpr(expr) = item else {
+                        continue;
+                    };
+                    let mut rewritten = expr.clone();
+                    let mut probe = Rewriter {
+                        settings: self.settings,
+                    };
+                    // Errors surface when the real pass rewrites the item.
+                    if rewritten.visit(&mut probe).is_continue() && rewritten != *expr {
+                        let alias = Ident::with_quote('"', expr.to_string());
+                        *item = SelectItem::ExprWithAlias {
+                            expr: expr.clone(),
+                            alias,
+                        };
+                    }
+                }
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                self.alias_rewritten_items(left);
+                self.alias_rewritten_items(right);
+            }
+            _ => {}
+        }
+    }
+
     /// Returns the replacement for `expr`, or `None` to keep it (possibly after
     /// editing it in place).
     fn rewrite(&self, expr: &mut Expr) -> Result<Option<Expr>, RewriteError> {
@@ -93,7 +141,12 @@ impl Rewriter<'_> {
                 map_cast_type(data_type);
                 Ok(None)
             }
-            Expr::Convert { expr: inner, data_type, charset, .. } => match data_type.take() {
+            Expr::Convert {
+                expr: inner,
+                data_type,
+                charset,
+                ..
+            } => match data_type.take() {
                 Some(mut data_type) => {
                     map_cast_type(&mut data_type);
                     Ok(Some(Expr::Cast {
@@ -106,8 +159,24 @@ impl Rewriter<'_> {
                 }
                 // CONVERT(x USING utf8mb4): every string is UTF-8 already.
                 None if charset.is_some() => Ok(Some(take(inner))),
-                None => Err(RewriteError::Unsupported("CONVERT without a target type".into())),
+                None => Err(RewriteError::Unsupported(
+                    "CONVERT without a target type".into(),
+                )),
             },
+            // DataFusion's interval parser has no QUARTER: use three months.
+            Expr::Interval(interval)
+                if interval.leading_field == Some(DateTimeField::Quarter)
+                    && interval.last_field.is_none() =>
+            {
+                if let Expr::Value(value) = interval.value.as_mut()
+                    && let Value::Number(number, long) = &value.value
+                    && let Ok(quarters) = number.parse::<i64>()
+                {
+                    value.value = Value::Number((quarters * 3).to_string(), *long);
+                    interval.leading_field = Some(DateTimeField::Month);
+                }
+                Ok(None)
+            }
             Expr::TypedString(typed) => {
                 map_cast_type(&mut typed.data_type);
                 Ok(None)
@@ -132,7 +201,10 @@ impl Rewriter<'_> {
                     case_token: AttachedToken::empty(),
                     end_token: AttachedToken::empty(),
                     operand: None,
-                    conditions: vec![CaseWhen { condition, result: when_true }],
+                    conditions: vec![CaseWhen {
+                        condition,
+                        result: when_true,
+                    }],
                     else_result: Some(Box::new(when_false)),
                 }))
             }
@@ -143,7 +215,9 @@ impl Rewriter<'_> {
                     None => Expr::value(Value::Null),
                 }))
             }
-            "user" | "current_user" | "session_user" | "system_user" => Ok(Some(self.user_literal())),
+            "user" | "current_user" | "session_user" | "system_user" => {
+                Ok(Some(self.user_literal()))
+            }
             "connection_id" => {
                 take_arguments::<0>(function, "CONNECTION_ID")?;
                 Ok(Some(Expr::value(Value::Number(
@@ -275,7 +349,9 @@ fn group_concat(function: &mut Function) -> Result<Expr, RewriteError> {
                 clauses.push(FunctionArgumentClause::OrderBy(order_by));
             }
             other => {
-                return Err(RewriteError::Unsupported(format!("GROUP_CONCAT(... {other})")));
+                return Err(RewriteError::Unsupported(format!(
+                    "GROUP_CONCAT(... {other})"
+                )));
             }
         }
     }
@@ -314,7 +390,10 @@ fn is_boolean_syntax(expr: &Expr) -> bool {
                 | BinaryOperator::Or
                 | BinaryOperator::Xor
         ),
-        Expr::UnaryOp { op: UnaryOperator::Not, .. } => true,
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            ..
+        } => true,
         Expr::Nested(inner) => is_boolean_syntax(inner),
         Expr::Value(value) => matches!(value.value, Value::Boolean(_)),
         Expr::IsNull(_)
@@ -366,4 +445,150 @@ fn map_cast_type(data_type: &mut DataType) {
         _ => return,
     };
     *data_type = replacement;
+}
+
+// ---------------------------------------------------------------------------
+// DIV precedence repair
+
+fn contains_integer_divide(expr: &Expr) -> bool {
+    match expr {
+        Expr::BinaryOp { left, op, right } => {
+            *op == BinaryOperator::MyIntegerDivide
+                || contains_integer_divide(left)
+                || contains_integer_divide(right)
+        }
+        Expr::Nested(inner)
+        | Expr::IsNull(inner)
+        | Expr::IsNotNull(inner)
+        | Expr::IsTrue(inner)
+        | Expr::IsFalse(inner)
+        | Expr::UnaryOp { expr: inner, .. } => contains_integer_divide(inner),
+        Expr::Between { expr: inner, .. }
+        | Expr::InList { expr: inner, .. }
+        | Expr::Like { expr: inner, .. }
+        | Expr::ILike { expr: inner, .. } => contains_integer_divide(inner),
+        _ => false,
+    }
+}
+
+/// sqlparser's precedence of a binary operator, or `None` for operators this repair
+/// leaves alone.
+fn binary_precedence(op: &BinaryOperator) -> Option<u8> {
+    let precedence = match op {
+        BinaryOperator::Multiply
+        | BinaryOperator::Divide
+        | BinaryOperator::Modulo
+        | BinaryOperator::MyIntegerDivide => Precedence::MulDivModOp,
+        BinaryOperator::Plus | BinaryOperator::Minus => Precedence::PlusMinus,
+        BinaryOperator::BitwiseXor => Precedence::Caret,
+        BinaryOperator::BitwiseAnd => Precedence::Ampersand,
+        BinaryOperator::BitwiseOr => Precedence::Pipe,
+        BinaryOperator::Eq
+        | BinaryOperator::NotEq
+        | BinaryOperator::Lt
+        | BinaryOperator::LtEq
+        | BinaryOperator::Gt
+        | BinaryOperator::GtEq
+        | BinaryOperator::Spaceship => Precedence::Eq,
+        BinaryOperator::And => Precedence::And,
+        BinaryOperator::Or => Precedence::Or,
+        BinaryOperator::Xor => Precedence::Xor,
+        _ => return None,
+    };
+    Some(MySqlDialect {}.prec_value(precedence))
+}
+
+/// The precedence of a postfix predicate whose left operand is `expr`.
+fn postfix_precedence(expr: &Expr) -> Option<u8> {
+    let precedence = match expr {
+        Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::IsTrue(_) | Expr::IsFalse(_) => Precedence::Is,
+        Expr::Between { .. } | Expr::InList { .. } => Precedence::Between,
+        Expr::Like { .. } | Expr::ILike { .. } => Precedence::Like,
+        _ => return None,
+    };
+    Some(MySqlDialect {}.prec_value(precedence))
+}
+
+/// The left operand of a postfix predicate.
+fn postfix_operand(expr: &mut Expr) -> Option<&mut Box<Expr>> {
+    match expr {
+        Expr::IsNull(inner)
+        | Expr::IsNotNull(inner)
+        | Expr::IsTrue(inner)
+        | Expr::IsFalse(inner) => Some(inner),
+        Expr::Between { expr: inner, .. }
+        | Expr::InList { expr: inner, .. }
+        | Expr::Like { expr: inner, .. }
+        | Expr::ILike { expr: inner, .. } => Some(inner),
+        _ => None,
+    }
+}
+
+/// Restores left-associative precedence in a tree where an operator's right operand
+/// binds more loosely than the operator itself (which a correct parse never
+/// produces without parentheses): `a OP (b OP2 c)` with OP2 not tighter than OP
+/// becomes `(a OP b) OP2 c`, and `a OP (b IS NULL)` becomes `(a OP b) IS NULL`.
+/// Parenthesised operands (`Expr::Nested`) are kept as written.
+fn restore_precedence(expr: &mut Expr) {
+    match &mut *expr {
+        Expr::BinaryOp { left, right, .. } => {
+            restore_precedence(left);
+            restore_precedence(right);
+        }
+        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => restore_precedence(inner),
+        other => {
+            if let Some(operand) = postfix_operand(other) {
+                restore_precedence(operand);
+            }
+        }
+    }
+    loop {
+        let Expr::BinaryOp { op, right, .. } = &*expr else {
+            return;
+        };
+        let Some(own) = binary_precedence(op) else {
+            return;
+        };
+        let right_precedence = match right.as_ref() {
+            Expr::BinaryOp { op: right_op, .. } => binary_precedence(right_op),
+            other => postfix_precedence(other),
+        };
+        if !right_precedence.is_some_and(|right_precedence| right_precedence <= own) {
+            return;
+        }
+        rotate_left(expr);
+    }
+}
+
+/// `a OP (b OP2 c)` → `(a OP b) OP2 c`; `a OP (b IS NULL)` → `(a OP b) IS NULL`.
+fn rotate_left(expr: &mut Expr) {
+    let Expr::BinaryOp { left, op, right } = take(expr) else {
+        return;
+    };
+    let mut right = *right;
+    match &mut right {
+        Expr::BinaryOp {
+            left: right_left, ..
+        } => {
+            let mut new_left = Expr::BinaryOp {
+                left,
+                op,
+                right: Box::new(take(right_left)),
+            };
+            restore_precedence(&mut new_left);
+            **right_left = new_left;
+        }
+        other => {
+            if let Some(operand) = postfix_operand(other) {
+                let mut new_operand = Expr::BinaryOp {
+                    left,
+                    op,
+                    right: Box::new(take(operand)),
+                };
+                restore_precedence(&mut new_operand);
+                **operand = new_operand;
+            }
+        }
+    }
+    *expr = right;
 }

@@ -46,13 +46,21 @@ pub(crate) fn register_aliases(context: &SessionContext) {
             continue;
         };
         // `with_aliases` keeps the function's existing aliases.
-        context.register_udf(function.as_ref().clone().with_aliases(aliases.iter().copied()));
+        context.register_udf(
+            function
+                .as_ref()
+                .clone()
+                .with_aliases(aliases.iter().copied()),
+        );
     }
 }
 
 fn coerce_locate(function: &str, types: &[DataType]) -> Result<Vec<DataType>> {
     check_arity(function, types, &[2, 3])?;
-    let mut coerced = vec![coerce_string(function, &types[0])?, coerce_string(function, &types[1])?];
+    let mut coerced = vec![
+        coerce_string(function, &types[0])?,
+        coerce_string(function, &types[1])?,
+    ];
     if types.len() == 3 {
         coerced.push(DataType::Int64);
     }
@@ -74,27 +82,29 @@ fn locate(invocation: &Invocation<'_>) -> Result<ArrayRef> {
         Some(array) => vec![None; array.len()],
         None => vec![Some(1); invocation.rows],
     };
-    Ok(int64_array(needles.into_iter().zip(haystacks).zip(starts).map(
-        |((needle, haystack), start)| {
-            let (needle, haystack, start) = (needle?, haystack?, start?);
-            if start < 1 {
-                return Some(0);
-            }
-            // Positions are in characters, not bytes.
-            let skip = usize::try_from(start - 1).ok()?;
-            let Some((byte_offset, _)) = haystack.char_indices().nth(skip) else {
-                return Some(if needle.is_empty() && skip == haystack.chars().count() {
-                    start
-                } else {
-                    0
-                });
-            };
-            Some(match haystack[byte_offset..].find(needle) {
-                Some(found) => {
-                    (haystack[..byte_offset + found].chars().count() + 1) as i64
+    Ok(int64_array(
+        needles
+            .into_iter()
+            .zip(haystacks)
+            .zip(starts)
+            .map(|((needle, haystack), start)| {
+                let (needle, haystack, start) = (needle?, haystack?, start?);
+                if start < 1 {
+                    return Some(0);
                 }
-                None => 0,
-            })
-        },
-    )))
+                // Positions are in characters, not bytes.
+                let skip = usize::try_from(start - 1).ok()?;
+                let Some((byte_offset, _)) = haystack.char_indices().nth(skip) else {
+                    return Some(if needle.is_empty() && skip == haystack.chars().count() {
+                        start
+                    } else {
+                        0
+                    });
+                };
+                Some(match haystack[byte_offset..].find(needle) {
+                    Some(found) => (haystack[..byte_offset + found].chars().count() + 1) as i64,
+                    None => 0,
+                })
+            }),
+    ))
 }

@@ -11,7 +11,9 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use datafusion::common::plan_err;
 use datafusion::error::{DataFusionError, Result};
 
@@ -184,7 +186,15 @@ pub(crate) fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
         Some(digits) => fraction_to_micros(digits)?,
         None => 0,
     };
-    build_datetime(year, number(1)?, number(2)?, number(3)?, number(4)?, number(5)?, micros)
+    build_datetime(
+        year,
+        number(1)?,
+        number(2)?,
+        number(3)?,
+        number(4)?,
+        number(5)?,
+        micros,
+    )
 }
 
 /// `YYYYMMDD`, `YYMMDD`, `YYYYMMDDhhmmss`, `YYMMDDhhmmss`.
@@ -192,11 +202,23 @@ fn parse_compact_digits(digits: &str) -> Option<NaiveDateTime> {
     let field = |range: std::ops::Range<usize>| -> Option<u32> { digits.get(range)?.parse().ok() };
     let two_digit_year = |value: u32| -> i32 {
         let value = value as i32;
-        if value < 70 { 2000 + value } else { 1900 + value }
+        if value < 70 {
+            2000 + value
+        } else {
+            1900 + value
+        }
     };
     match digits.len() {
         8 => build_datetime(field(0..4)? as i32, field(4..6)?, field(6..8)?, 0, 0, 0, 0),
-        6 => build_datetime(two_digit_year(field(0..2)?), field(2..4)?, field(4..6)?, 0, 0, 0, 0),
+        6 => build_datetime(
+            two_digit_year(field(0..2)?),
+            field(2..4)?,
+            field(4..6)?,
+            0,
+            0,
+            0,
+            0,
+        ),
         14 => build_datetime(
             field(0..4)? as i32,
             field(4..6)?,
@@ -251,10 +273,9 @@ pub(crate) fn build_datetime(
     Some(date.and_time(time))
 }
 
-/// MySQL's day number (`TO_DAYS`): days since the proleptic year 0, where
-/// `0000-01-01` is day 1 and year 0 is a leap year.
+/// MySQL's day number (`TO_DAYS`, `calc_daynr`): `0001-01-01` is day 366.
 pub(crate) fn mysql_day_number(date: NaiveDate) -> i64 {
-    i64::from(date.num_days_from_ce()) + 366
+    i64::from(date.num_days_from_ce()) + 365
 }
 
 /// The last day of the month of `date`.
@@ -269,8 +290,7 @@ pub(crate) fn last_day_of_month(date: NaiveDate) -> Option<NaiveDate> {
 
 /// Seconds since midnight with microseconds, used by TIMESTAMPDIFF's month logic.
 pub(crate) fn micros_of_day(value: NaiveDateTime) -> i64 {
-    i64::from(value.num_seconds_from_midnight()) * 1_000_000
-        + i64::from(value.nanosecond() / 1_000)
+    i64::from(value.num_seconds_from_midnight()) * 1_000_000 + i64::from(value.nanosecond() / 1_000)
 }
 
 #[cfg(test)]
@@ -287,11 +307,17 @@ mod tests {
             parse_datetime("2024-01-02 03:04:05.25"),
             build_datetime(2024, 1, 2, 3, 4, 5, 250_000)
         );
-        assert_eq!(parse_datetime("2024-01-02"), build_datetime(2024, 1, 2, 0, 0, 0, 0));
+        assert_eq!(
+            parse_datetime("2024-01-02"),
+            build_datetime(2024, 1, 2, 0, 0, 0, 0)
+        );
         assert_eq!(parse_datetime("2024-02-30"), None);
         assert_eq!(parse_datetime("yesterday"), None);
         assert_eq!(parse_datetime(""), None);
-        assert_eq!(parse_datetime_number(20240102), build_datetime(2024, 1, 2, 0, 0, 0, 0));
+        assert_eq!(
+            parse_datetime_number(20240102),
+            build_datetime(2024, 1, 2, 0, 0, 0, 0)
+        );
     }
 
     #[test]

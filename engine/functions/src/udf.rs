@@ -15,12 +15,12 @@ use datafusion::logical_expr::{
 use crate::zone::SessionZone;
 
 /// What a kernel sees: arguments already cast by the coercion rule and expanded to
-/// arrays of `rows` rows, and the session time zone.
+/// arrays of `rows` rows (one when every argument is a scalar), and the session
+/// time zone.
 pub(crate) struct Invocation<'a> {
     pub(crate) arguments: &'a [ArrayRef],
     pub(crate) rows: usize,
     pub(crate) zone: SessionZone,
-    pub(crate) return_type: &'a DataType,
 }
 
 pub(crate) type Kernel = fn(&Invocation<'_>) -> Result<ArrayRef>;
@@ -126,28 +126,16 @@ impl ScalarUDFImpl for MysqlFunction {
             arguments: &arguments,
             rows,
             zone,
-            return_type: args.return_field.data_type(),
         };
         let result = (self.kernel)(&invocation)?;
         if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?))
         } else {
             Ok(ColumnarValue::Array(result))
         }
     }
-}
-
-/// Helper for coercion rules that treat every argument alike.
-pub(crate) fn coerce_each(
-    function: &str,
-    arg_types: &[DataType],
-    rule: fn(&str, usize, &DataType) -> Result<DataType>,
-) -> Result<Vec<DataType>> {
-    arg_types
-        .iter()
-        .enumerate()
-        .map(|(index, data_type)| rule(function, index, data_type))
-        .collect()
 }
 
 /// Checks the argument count inside a coercion rule, with MySQL's wording.

@@ -41,7 +41,9 @@ impl SessionZone {
         if let Some(offset) = parse_offset(trimmed) {
             return Some(SessionZone::Fixed(offset));
         }
-        chrono_tz::Tz::from_str(trimmed).ok().map(SessionZone::Named)
+        chrono_tz::Tz::from_str(trimmed)
+            .ok()
+            .map(SessionZone::Named)
     }
 
     /// The zone DataFusion was configured with for this session (UTC when unset).

@@ -2,7 +2,7 @@
 
 use std::ops::{BitOr, BitOrAssign};
 
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use arrow::datatypes::{DataType, Field};
 
 use crate::packet::{put_lenenc_bytes, put_lenenc_int, put_u16, put_u32};
 
@@ -240,7 +240,13 @@ fn set_type_from_arrow(column: &mut Column, data_type: &DataType) {
         DataType::Int8 => (ColumnType::Tiny, 4, 0, ColumnFlags::NUM, BINARY_CHARSET),
         DataType::Int16 => (ColumnType::Short, 6, 0, ColumnFlags::NUM, BINARY_CHARSET),
         DataType::Int32 => (ColumnType::Long, 11, 0, ColumnFlags::NUM, BINARY_CHARSET),
-        DataType::Int64 => (ColumnType::LongLong, 20, 0, ColumnFlags::NUM, BINARY_CHARSET),
+        DataType::Int64 => (
+            ColumnType::LongLong,
+            20,
+            0,
+            ColumnFlags::NUM,
+            BINARY_CHARSET,
+        ),
         DataType::UInt8 => (ColumnType::Tiny, 3, 0, unsigned(), BINARY_CHARSET),
         DataType::UInt16 => (ColumnType::Short, 5, 0, unsigned(), BINARY_CHARSET),
         DataType::UInt32 => (ColumnType::Long, 10, 0, unsigned(), BINARY_CHARSET),
@@ -256,17 +262,21 @@ fn set_type_from_arrow(column: &mut Column, data_type: &DataType) {
             let decimals = u8::try_from(*scale).unwrap_or(0);
             // Digits, sign and decimal point.
             let length = u32::from(*precision) + 1 + u32::from(decimals > 0);
-            (ColumnType::NewDecimal, length, decimals, ColumnFlags::NUM, BINARY_CHARSET)
+            (
+                ColumnType::NewDecimal,
+                length,
+                decimals,
+                ColumnFlags::NUM,
+                BINARY_CHARSET,
+            )
         }
         DataType::Date32 | DataType::Date64 => {
             (ColumnType::Date, 10, 0, ColumnFlags::BINARY, BINARY_CHARSET)
         }
-        DataType::Timestamp(unit, _) => {
-            let decimals = match unit {
-                TimeUnit::Second => 0,
-                TimeUnit::Millisecond => 3,
-                TimeUnit::Microsecond | TimeUnit::Nanosecond => 6,
-            };
+        DataType::Timestamp(_, _) => {
+            // StarRocks' DATETIME prints a fraction only when the value has one, whatever
+            // the unit it is computed in; decimals 0 asks for exactly that.
+            let decimals = 0;
             (
                 ColumnType::DateTime,
                 datetime_length(decimals),
@@ -387,9 +397,11 @@ mod tests {
 
     #[test]
     fn starrocks_metadata() {
-        let largeint = Field::new("l", DataType::Decimal128(38, 0), true).with_metadata(
-            HashMap::from([(STARROCKS_TYPE_METADATA_KEY.to_owned(), "largeint(40)".to_owned())]),
-        );
+        let largeint =
+            Field::new("l", DataType::Decimal128(38, 0), true).with_metadata(HashMap::from([(
+                STARROCKS_TYPE_METADATA_KEY.to_owned(),
+                "largeint(40)".to_owned(),
+            )]));
         let column = Column::from_arrow_field(&largeint);
         assert_eq!(column.column_type, ColumnType::VarString);
         assert_eq!(column.length, 40);

@@ -228,13 +228,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
                     let error = ErrorPacket::new(
                         1243,
                         "HY000",
-                        format!("Unknown prepared statement handler ({id}) given to mysqld_stmt_reset"),
+                        format!(
+                            "Unknown prepared statement handler ({id}) given to mysqld_stmt_reset"
+                        ),
                     );
                     self.reply_error(&error).await?;
                 }
             }
             unknown => {
-                debug!(connection_id = self.connection_id, command = unknown, "unknown command");
+                debug!(
+                    connection_id = self.connection_id,
+                    command = unknown,
+                    "unknown command"
+                );
                 self.reply_error(&ErrorPacket::new(1047, "08S01", "Unknown command"))
                     .await?;
             }

@@ -14,7 +14,10 @@ pub(crate) enum ProtocolError {
     #[error("packets out of order: expected sequence id {expected}, got {received}")]
     OutOfOrder { expected: u8, received: u8 },
     #[error("malformed {what} packet: {reason}")]
-    Malformed { what: &'static str, reason: &'static str },
+    Malformed {
+        what: &'static str,
+        reason: &'static str,
+    },
     #[error("client handshake timed out")]
     HandshakeTimeout,
     #[error("client does not support protocol 4.1")]

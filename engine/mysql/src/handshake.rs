@@ -156,7 +156,12 @@ pub(crate) async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
 ) -> Result<(AuthRequest, u32), ProtocolError> {
     let scramble = generate_scramble();
-    put_initial_handshake(packets.begin_packet(), server_version, connection_id, &scramble);
+    put_initial_handshake(
+        packets.begin_packet(),
+        server_version,
+        connection_id,
+        &scramble,
+    );
     packets.finish_packet().await?;
     packets.flush().await?;
 
@@ -230,7 +235,11 @@ mod tests {
     #[test]
     fn scramble_is_printable() {
         let scramble = generate_scramble();
-        assert!(scramble.iter().all(|byte| (0x21..0x7F).contains(byte) && *byte != b'$'));
+        assert!(
+            scramble
+                .iter()
+                .all(|byte| (0x21..0x7F).contains(byte) && *byte != b'$')
+        );
         assert_ne!(scramble, generate_scramble());
     }
 
@@ -264,7 +273,10 @@ mod tests {
         assert_eq!(response.user, "root");
         assert_eq!(response.auth_response, b"xyz");
         assert_eq!(response.database.as_deref(), Some("sales"));
-        assert_eq!(response.auth_plugin.as_deref(), Some("caching_sha2_password"));
+        assert_eq!(
+            response.auth_plugin.as_deref(),
+            Some("caching_sha2_password")
+        );
 
         // One-byte length prefix, no database, no plugin.
         let capabilities = capability::PROTOCOL_41 | capability::SECURE_CONNECTION;
@@ -278,7 +290,10 @@ mod tests {
         assert_eq!(response.database, None);
 
         assert!(matches!(
-            parse_handshake_response(&response_payload(capability::PROTOCOL_41 | capability::SSL, b"")),
+            parse_handshake_response(&response_payload(
+                capability::PROTOCOL_41 | capability::SSL,
+                b""
+            )),
             Ok(ClientGreeting::SslRequest)
         ));
         assert!(matches!(
@@ -287,7 +302,10 @@ mod tests {
         ));
         let valid = response_payload(capabilities, b"bob\0\x02ab");
         for length in 0..valid.len() {
-            assert!(parse_handshake_response(&valid[..length]).is_err(), "prefix {length}");
+            assert!(
+                parse_handshake_response(&valid[..length]).is_err(),
+                "prefix {length}"
+            );
         }
     }
 }

@@ -21,6 +21,4 @@ mod value;
 pub use column::{Column, ColumnFlags, ColumnType, STARROCKS_TYPE_METADATA_KEY};
 pub use password::{native_password_hash, verify_native_password};
 pub use server::{ServerConfig, serve};
-pub use session::{
-    AuthRequest, ErrorPacket, QueryResponse, Session, SessionFactory, StatusFlags,
-};
+pub use session::{AuthRequest, ErrorPacket, QueryResponse, Session, SessionFactory, StatusFlags};

@@ -63,9 +63,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
                 Err(error) => return Err(error.into()),
             }
             first = false;
-            let length = usize::from(header[0])
-                | usize::from(header[1]) << 8
-                | usize::from(header[2]) << 16;
+            let length =
+                usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
             let received = header[3];
             if received != self.sequence {
                 return Err(ProtocolError::OutOfOrder {
@@ -82,9 +81,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
                     limit: self.max_allowed_packet,
                 });
             }
-            let start = payload.len();
-            payload.resize(size, 0);
-            self.stream.read_exact(&mut payload[start..]).await?;
+            // Grow with the bytes that actually arrive rather than with the announced length,
+            // so an unauthenticated client cannot make us allocate by merely announcing.
+            payload.reserve(length.min(FLUSH_THRESHOLD));
+            let received = (&mut self.stream)
+                .take(length as u64)
+                .read_to_end(&mut payload)
+                .await?;
+            if received < length {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
             if length < MAX_PAYLOAD_LENGTH {
                 return Ok(payload);
             }
@@ -175,6 +181,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketStream<S> {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(crate) async fn write_packet(&mut self, payload: &[u8]) -> Result<(), ProtocolError> {
         self.begin_packet().extend_from_slice(payload);
         self.finish_packet().await
@@ -419,7 +426,10 @@ mod tests {
         ));
         let mut reader = PayloadReader::new(&[0xFB], "test");
         assert!(reader.lenenc_int().is_err());
-        let mut reader = PayloadReader::new(&[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], "test");
+        let mut reader = PayloadReader::new(
+            &[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            "test",
+        );
         assert!(reader.lenenc_bytes().is_err());
         let mut reader = PayloadReader::new(b"abc", "test");
         assert!(reader.null_terminated().is_err());
@@ -427,7 +437,10 @@ mod tests {
         assert!(reader.u32().is_err());
     }
 
-    async fn round_trip(payload: Vec<u8>, max_allowed_packet: usize) -> Result<Vec<u8>, ProtocolError> {
+    async fn round_trip(
+        payload: Vec<u8>,
+        max_allowed_packet: usize,
+    ) -> Result<Vec<u8>, ProtocolError> {
         let (client, server) = tokio::io::duplex(1 << 20);
         let writer = tokio::spawn(async move {
             let mut stream = PacketStream::new(client, usize::MAX);
@@ -450,7 +463,12 @@ mod tests {
     async fn frames_small_and_multi_packet_payloads() -> Result<(), ProtocolError> {
         let small = b"\x03select 1".to_vec();
         assert_eq!(round_trip(small.clone(), 1 << 20).await?, small);
-        for length in [MAX_PAYLOAD_LENGTH - 1, MAX_PAYLOAD_LENGTH, MAX_PAYLOAD_LENGTH + 10, 2 * MAX_PAYLOAD_LENGTH] {
+        for length in [
+            MAX_PAYLOAD_LENGTH - 1,
+            MAX_PAYLOAD_LENGTH,
+            MAX_PAYLOAD_LENGTH + 10,
+            2 * MAX_PAYLOAD_LENGTH,
+        ] {
             let payload: Vec<u8> = (0..length).map(|index| (index % 251) as u8).collect();
             let received = round_trip(payload.clone(), 64 << 20).await?;
             assert_eq!(received.len(), payload.len());
@@ -483,19 +501,28 @@ mod tests {
         let result = round_trip(vec![1u8; 2000], 1000).await;
         assert!(matches!(
             result,
-            Err(ProtocolError::PacketTooLarge { size: 2000, limit: 1000 })
+            Err(ProtocolError::PacketTooLarge {
+                size: 2000,
+                limit: 1000
+            })
         ));
         let (mut client, server) = tokio::io::duplex(1024);
         let mut stream = PacketStream::new(server, 1024);
         let _ = client.write_all(&[1, 0, 0, 5, 0x0E]).await;
         assert!(matches!(
             stream.read_packet().await,
-            Err(ProtocolError::OutOfOrder { expected: 0, received: 5 })
+            Err(ProtocolError::OutOfOrder {
+                expected: 0,
+                received: 5
+            })
         ));
         drop(client);
         let (client, server) = tokio::io::duplex(1024);
         drop(client);
         let mut stream = PacketStream::new(server, 1024);
-        assert!(matches!(stream.read_packet().await, Err(ProtocolError::Closed)));
+        assert!(matches!(
+            stream.read_packet().await,
+            Err(ProtocolError::Closed)
+        ));
     }
 }

@@ -43,9 +43,28 @@ pub(crate) enum ParameterValue {
     /// DECIMAL/NEWDECIMAL text as the client sent it.
     Decimal(String),
     Bytes(Vec<u8>),
-    Date { year: u16, month: u8, day: u8 },
-    DateTime { year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8, micros: u32 },
-    Time { negative: bool, days: u32, hour: u8, minute: u8, second: u8, micros: u32 },
+    Date {
+        year: u16,
+        month: u8,
+        day: u8,
+    },
+    DateTime {
+        year: u16,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        micros: u32,
+    },
+    Time {
+        negative: bool,
+        days: u32,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        micros: u32,
+    },
 }
 
 #[derive(Default)]
@@ -67,7 +86,11 @@ impl PreparedStatements {
         }
         let placeholders = find_placeholders(&sql);
         let parameter_count = u16::try_from(placeholders.len()).map_err(|_| {
-            ErrorPacket::new(1390, "HY000", "Prepared statement contains too many placeholders")
+            ErrorPacket::new(
+                1390,
+                "HY000",
+                "Prepared statement contains too many placeholders",
+            )
         })?;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = self.next_id;
@@ -223,8 +246,8 @@ pub(crate) fn decode_parameter(
     parameter_type: ParameterType,
 ) -> Result<ParameterValue, ProtocolError> {
     let ParameterType { code, unsigned } = parameter_type;
-    let column_type = ColumnType::from_code(code)
-        .ok_or_else(|| reader.malformed("unknown parameter type"))?;
+    let column_type =
+        ColumnType::from_code(code).ok_or_else(|| reader.malformed("unknown parameter type"))?;
     Ok(match column_type {
         ColumnType::Null => ParameterValue::Null,
         ColumnType::Tiny => {
@@ -268,10 +291,7 @@ pub(crate) fn decode_parameter(
                 Err(_) => ParameterValue::Bytes(bytes.to_vec()),
             }
         }
-        ColumnType::Date
-        | ColumnType::NewDate
-        | ColumnType::DateTime
-        | ColumnType::Timestamp => {
+        ColumnType::Date | ColumnType::NewDate | ColumnType::DateTime | ColumnType::Timestamp => {
             let length = reader.u8()?;
             let fields = reader.bytes(usize::from(length))?;
             let mut fields = PayloadReader::new(fields, "datetime parameter");
@@ -293,7 +313,15 @@ pub(crate) fn decode_parameter(
             if matches!(column_type, ColumnType::Date | ColumnType::NewDate) {
                 ParameterValue::Date { year, month, day }
             } else {
-                ParameterValue::DateTime { year, month, day, hour, minute, second, micros }
+                ParameterValue::DateTime {
+                    year,
+                    month,
+                    day,
+                    hour,
+                    minute,
+                    second,
+                    micros,
+                }
             }
         }
         ColumnType::Time => {
@@ -312,7 +340,14 @@ pub(crate) fn decode_parameter(
             if length >= 12 {
                 micros = fields.u32()?;
             }
-            ParameterValue::Time { negative, days, hour, minute, second, micros }
+            ParameterValue::Time {
+                negative,
+                days,
+                hour,
+                minute,
+                second,
+                micros,
+            }
         }
         ColumnType::VarChar
         | ColumnType::Bit
@@ -374,7 +409,15 @@ pub(crate) fn to_literal(value: &ParameterValue) -> Result<String, ErrorPacket> 
         ParameterValue::Date { year, month, day } => {
             let _ = write!(literal, "'{year:04}-{month:02}-{day:02}'");
         }
-        ParameterValue::DateTime { year, month, day, hour, minute, second, micros } => {
+        ParameterValue::DateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        } => {
             let _ = write!(
                 literal,
                 "'{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
@@ -384,7 +427,14 @@ pub(crate) fn to_literal(value: &ParameterValue) -> Result<String, ErrorPacket> 
             }
             literal.push('\'');
         }
-        ParameterValue::Time { negative, days, hour, minute, second, micros } => {
+        ParameterValue::Time {
+            negative,
+            days,
+            hour,
+            minute,
+            second,
+            micros,
+        } => {
             let hours = u64::from(*days) * 24 + u64::from(*hour);
             let sign = if *negative { "-" } else { "" };
             let _ = write!(literal, "'{sign}{hours:02}:{minute:02}:{second:02}");
@@ -398,7 +448,11 @@ pub(crate) fn to_literal(value: &ParameterValue) -> Result<String, ErrorPacket> 
 }
 
 fn non_finite_parameter() -> ErrorPacket {
-    ErrorPacket::new(1210, "HY000", "Incorrect arguments to mysqld_stmt_execute: NaN or infinite float")
+    ErrorPacket::new(
+        1210,
+        "HY000",
+        "Incorrect arguments to mysqld_stmt_execute: NaN or infinite float",
+    )
 }
 
 /// Digits with an optional sign, point and exponent; anything else is quoted instead, so a
@@ -528,7 +582,11 @@ mod tests {
         assert_eq!(count("select ? -- what?\n, ?"), 2);
         assert_eq!(count("select ? # what?\n, ?"), 2);
         assert_eq!(count("select ? /* ? */ , ?"), 2);
-        assert_eq!(count("select 1--?"), 1, "-- needs a space to start a comment");
+        assert_eq!(
+            count("select 1--?"),
+            1,
+            "-- needs a space to start a comment"
+        );
         assert_eq!(count("select 'unterminated ?"), 0);
         assert_eq!(count("select /* unterminated ?"), 0);
         assert_eq!(count("select 'é?', ?"), 1);
@@ -552,31 +610,73 @@ mod tests {
             (ParameterValue::Double(1.5), "1.5"),
             (ParameterValue::Double(1e300), "1e300"),
             (ParameterValue::Decimal("-12.30".into()), "-12.30"),
-            (ParameterValue::Decimal("1; drop table t".into()), "'1; drop table t'"),
+            (
+                ParameterValue::Decimal("1; drop table t".into()),
+                "'1; drop table t'",
+            ),
             (ParameterValue::Bytes(b"o'k".to_vec()), "'o\\'k'"),
             (ParameterValue::Bytes(vec![0xFF, 0x00]), "X'FF00'"),
-            (ParameterValue::Date { year: 2024, month: 2, day: 9 }, "'2024-02-09'"),
             (
-                ParameterValue::DateTime { year: 2024, month: 2, day: 9, hour: 1, minute: 2, second: 3, micros: 0 },
+                ParameterValue::Date {
+                    year: 2024,
+                    month: 2,
+                    day: 9,
+                },
+                "'2024-02-09'",
+            ),
+            (
+                ParameterValue::DateTime {
+                    year: 2024,
+                    month: 2,
+                    day: 9,
+                    hour: 1,
+                    minute: 2,
+                    second: 3,
+                    micros: 0,
+                },
                 "'2024-02-09 01:02:03'",
             ),
             (
-                ParameterValue::DateTime { year: 2024, month: 2, day: 9, hour: 1, minute: 2, second: 3, micros: 4500 },
+                ParameterValue::DateTime {
+                    year: 2024,
+                    month: 2,
+                    day: 9,
+                    hour: 1,
+                    minute: 2,
+                    second: 3,
+                    micros: 4500,
+                },
                 "'2024-02-09 01:02:03.004500'",
             ),
             (
-                ParameterValue::Time { negative: true, days: 1, hour: 2, minute: 3, second: 4, micros: 0 },
+                ParameterValue::Time {
+                    negative: true,
+                    days: 1,
+                    hour: 2,
+                    minute: 3,
+                    second: 4,
+                    micros: 0,
+                },
                 "'-26:03:04'",
             ),
         ];
         for (value, expected) in cases {
-            assert_eq!(to_literal(&value).ok().as_deref(), Some(expected), "{value:?}");
+            assert_eq!(
+                to_literal(&value).ok().as_deref(),
+                Some(expected),
+                "{value:?}"
+            );
         }
         assert!(to_literal(&ParameterValue::Double(f64::NAN)).is_err());
     }
 
     /// Builds a COM_STMT_EXECUTE payload (without the command byte).
-    fn execute_payload(id: u32, null_bitmap: &[u8], types: Option<&[(u8, u8)]>, values: &[u8]) -> Vec<u8> {
+    fn execute_payload(
+        id: u32,
+        null_bitmap: &[u8],
+        types: Option<&[(u8, u8)]>,
+        values: &[u8],
+    ) -> Vec<u8> {
         let mut payload = id.to_le_bytes().to_vec();
         payload.push(0);
         payload.extend_from_slice(&1u32.to_le_bytes());
@@ -596,10 +696,7 @@ mod tests {
     }
 
     fn executed(statements: &mut PreparedStatements, payload: &[u8]) -> Option<String> {
-        match statements.execute(payload) {
-            Ok(sql) => Some(sql),
-            Err(_) => None,
-        }
+        statements.execute(payload).ok()
     }
 
     #[test]
@@ -645,10 +742,21 @@ mod tests {
         let Ok((id, _)) = statements.prepare("select ? + ?".to_owned()) else {
             panic!("prepare failed");
         };
-        let first = execute_payload(id, &[0], Some(&[(0x03, 0), (0x0A, 0)]), &[5, 0, 0, 0, 4, 0xE8, 0x07, 1, 2]);
-        assert_eq!(executed(&mut statements, &first).as_deref(), Some("select 5 + '2024-01-02'"));
+        let first = execute_payload(
+            id,
+            &[0],
+            Some(&[(0x03, 0), (0x0A, 0)]),
+            &[5, 0, 0, 0, 4, 0xE8, 0x07, 1, 2],
+        );
+        assert_eq!(
+            executed(&mut statements, &first).as_deref(),
+            Some("select 5 + '2024-01-02'")
+        );
         let second = execute_payload(id, &[0b10], None, &[6, 0, 0, 0]);
-        assert_eq!(executed(&mut statements, &second).as_deref(), Some("select 6 + NULL"));
+        assert_eq!(
+            executed(&mut statements, &second).as_deref(),
+            Some("select 6 + NULL")
+        );
     }
 
     #[test]
@@ -665,10 +773,16 @@ mod tests {
         ));
         // Truncated value.
         let payload = execute_payload(id, &[0], Some(&[(0x08, 0)]), &[1, 2]);
-        assert!(matches!(statements.execute(&payload), Err(ExecuteError::Protocol(_))));
+        assert!(matches!(
+            statements.execute(&payload),
+            Err(ExecuteError::Protocol(_))
+        ));
         // Unknown type code.
         let payload = execute_payload(id, &[0], Some(&[(0x42, 0)]), &[1]);
-        assert!(matches!(statements.execute(&payload), Err(ExecuteError::Protocol(_))));
+        assert!(matches!(
+            statements.execute(&payload),
+            Err(ExecuteError::Protocol(_))
+        ));
         // Unknown statement.
         let payload = execute_payload(id + 1, &[0], Some(&[(0x01, 0)]), &[1]);
         assert!(matches!(
@@ -676,12 +790,20 @@ mod tests {
             Err(ExecuteError::Session(ErrorPacket { code: 1243, .. }))
         ));
         // Every truncation of a valid packet is an error, never a panic.
-        let valid = execute_payload(id, &[0], Some(&[(0x0C, 0)]), &[7, 0xE8, 0x07, 1, 2, 3, 4, 5]);
+        let valid = execute_payload(
+            id,
+            &[0],
+            Some(&[(0x0C, 0)]),
+            &[7, 0xE8, 0x07, 1, 2, 3, 4, 5],
+        );
         assert!(statements.execute(&valid).is_ok());
         for length in 0..valid.len() {
             let mut statements = PreparedStatements::default();
             let _ = statements.prepare("select ?".to_owned());
-            assert!(statements.execute(&valid[..length]).is_err(), "prefix of {length} bytes");
+            assert!(
+                statements.execute(&valid[..length]).is_err(),
+                "prefix of {length} bytes"
+            );
         }
     }
 
@@ -699,9 +821,15 @@ mod tests {
         chunk.extend_from_slice(b"text");
         statements.append_long_data(&chunk, 1 << 20);
         let payload = execute_payload(id, &[0], Some(&[(0xFC, 0), (0x01, 0)]), &[9]);
-        assert_eq!(executed(&mut statements, &payload).as_deref(), Some("select 'long text', 9"));
+        assert_eq!(
+            executed(&mut statements, &payload).as_deref(),
+            Some("select 'long text', 9")
+        );
         // Long data does not carry over to the next execute.
         let payload = execute_payload(id, &[0], None, &[b'\x01', b'x', 8]);
-        assert_eq!(executed(&mut statements, &payload).as_deref(), Some("select 'x', 8"));
+        assert_eq!(
+            executed(&mut statements, &payload).as_deref(),
+            Some("select 'x', 8")
+        );
     }
 }

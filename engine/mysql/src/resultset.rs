@@ -51,7 +51,12 @@ pub(crate) fn put_ok_packet(
     put_lenenc_int(buffer, last_insert_id);
     put_u16(buffer, status.bits());
     put_u16(buffer, warnings);
-    buffer.extend_from_slice(info.as_bytes());
+    // MySQL's server writes the message length-encoded (net_store_data) even without
+    // CLIENT_SESSION_TRACK, and libmysqlclient and MariaDB's client read it that way.
+    if !info.is_empty() {
+        put_lenenc_int(buffer, info.len() as u64);
+        buffer.extend_from_slice(info.as_bytes());
+    }
 }
 
 pub(crate) async fn write_ok<S: AsyncRead + AsyncWrite + Unpin>(
@@ -201,8 +206,10 @@ fn encode_rows<S: AsyncRead + AsyncWrite + Unpin>(
     first_row: usize,
     scratch: &mut Vec<u8>,
 ) -> usize {
-    let values: Vec<ColumnValues<'_>> =
-        arrays.iter().map(|array| ColumnValues::new(array.as_ref())).collect();
+    let values: Vec<ColumnValues<'_>> = arrays
+        .iter()
+        .map(|array| ColumnValues::new(array.as_ref()))
+        .collect();
     let row_count = arrays.first().map_or(0, |array| array.len());
     let mut row = first_row;
     // At least one row per call, so a caller looping until the batch is done always advances.

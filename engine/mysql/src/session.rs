@@ -43,7 +43,8 @@ pub trait Session: Send {
     /// COM_INIT_DB, what `USE db` sends from most clients.
     async fn init_db(&mut self, database: &str) -> Result<(), ErrorPacket>;
     /// COM_FIELD_LIST, the columns of `table` whose names match `wildcard`.
-    async fn field_list(&mut self, table: &str, wildcard: &str) -> Result<Vec<Column>, ErrorPacket>;
+    async fn field_list(&mut self, table: &str, wildcard: &str)
+    -> Result<Vec<Column>, ErrorPacket>;
     /// The server status sent in OK and EOF packets.
     fn status_flags(&self) -> StatusFlags {
         StatusFlags::default()
@@ -125,7 +126,11 @@ impl ErrorPacket {
 
 impl fmt::Display for ErrorPacket {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "ERROR {} ({}): {}", self.code, self.sql_state, self.message)
+        write!(
+            formatter,
+            "ERROR {} ({}): {}",
+            self.code, self.sql_state, self.message
+        )
     }
 }
 

@@ -5,12 +5,14 @@
 use std::io::Write as _;
 
 use arrow::array::timezone::Tz;
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, GenericByteArray, GenericByteViewArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, GenericByteArray, GenericByteViewArray,
+};
 use arrow::datatypes::{
-    ByteArrayType, ByteViewType, DataType, Date32Type, Date64Type, Decimal64Type,
-    Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    ByteArrayType, ByteViewType, DataType, Date32Type, Date64Type, Decimal64Type, Decimal128Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
@@ -99,14 +101,38 @@ impl<'a> ColumnValues<'a> {
         Some(match array.data_type() {
             DataType::Null => ColumnValues::Null,
             DataType::Boolean => ColumnValues::Boolean(array.as_boolean_opt()?),
-            DataType::Int8 => int(array, IntValues::Int8(array.as_primitive_opt::<Int8Type>()?.values())),
-            DataType::Int16 => int(array, IntValues::Int16(array.as_primitive_opt::<Int16Type>()?.values())),
-            DataType::Int32 => int(array, IntValues::Int32(array.as_primitive_opt::<Int32Type>()?.values())),
-            DataType::Int64 => int(array, IntValues::Int64(array.as_primitive_opt::<Int64Type>()?.values())),
-            DataType::UInt8 => int(array, IntValues::UInt8(array.as_primitive_opt::<UInt8Type>()?.values())),
-            DataType::UInt16 => int(array, IntValues::UInt16(array.as_primitive_opt::<UInt16Type>()?.values())),
-            DataType::UInt32 => int(array, IntValues::UInt32(array.as_primitive_opt::<UInt32Type>()?.values())),
-            DataType::UInt64 => int(array, IntValues::UInt64(array.as_primitive_opt::<UInt64Type>()?.values())),
+            DataType::Int8 => int(
+                array,
+                IntValues::Int8(array.as_primitive_opt::<Int8Type>()?.values()),
+            ),
+            DataType::Int16 => int(
+                array,
+                IntValues::Int16(array.as_primitive_opt::<Int16Type>()?.values()),
+            ),
+            DataType::Int32 => int(
+                array,
+                IntValues::Int32(array.as_primitive_opt::<Int32Type>()?.values()),
+            ),
+            DataType::Int64 => int(
+                array,
+                IntValues::Int64(array.as_primitive_opt::<Int64Type>()?.values()),
+            ),
+            DataType::UInt8 => int(
+                array,
+                IntValues::UInt8(array.as_primitive_opt::<UInt8Type>()?.values()),
+            ),
+            DataType::UInt16 => int(
+                array,
+                IntValues::UInt16(array.as_primitive_opt::<UInt16Type>()?.values()),
+            ),
+            DataType::UInt32 => int(
+                array,
+                IntValues::UInt32(array.as_primitive_opt::<UInt32Type>()?.values()),
+            ),
+            DataType::UInt64 => int(
+                array,
+                IntValues::UInt64(array.as_primitive_opt::<UInt64Type>()?.values()),
+            ),
             DataType::Float32 => {
                 ColumnValues::Float32(array, array.as_primitive_opt::<Float32Type>()?.values())
             }
@@ -132,15 +158,15 @@ impl<'a> ColumnValues<'a> {
             DataType::Timestamp(unit, time_zone) => {
                 let values = match unit {
                     TimeUnit::Second => array.as_primitive_opt::<TimestampSecondType>()?.values(),
-                    TimeUnit::Millisecond => {
-                        array.as_primitive_opt::<TimestampMillisecondType>()?.values()
-                    }
-                    TimeUnit::Microsecond => {
-                        array.as_primitive_opt::<TimestampMicrosecondType>()?.values()
-                    }
-                    TimeUnit::Nanosecond => {
-                        array.as_primitive_opt::<TimestampNanosecondType>()?.values()
-                    }
+                    TimeUnit::Millisecond => array
+                        .as_primitive_opt::<TimestampMillisecondType>()?
+                        .values(),
+                    TimeUnit::Microsecond => array
+                        .as_primitive_opt::<TimestampMicrosecondType>()?
+                        .values(),
+                    TimeUnit::Nanosecond => array
+                        .as_primitive_opt::<TimestampNanosecondType>()?
+                        .values(),
                 };
                 let time_zone = match time_zone {
                     Some(name) => Some(name.parse::<Tz>().ok()?),
@@ -190,23 +216,37 @@ impl<'a> ColumnValues<'a> {
                 }
             }
             ColumnValues::Float32(array, values) => {
-                if array.is_null(row) { Cell::Null } else { Cell::Float32(values[row]) }
+                if array.is_null(row) {
+                    Cell::Null
+                } else {
+                    Cell::Float32(values[row])
+                }
             }
             ColumnValues::Float64(array, values) => {
-                if array.is_null(row) { Cell::Null } else { Cell::Float64(values[row]) }
+                if array.is_null(row) {
+                    Cell::Null
+                } else {
+                    Cell::Float64(values[row])
+                }
             }
             ColumnValues::Decimal(array, values, scale) => {
                 if array.is_null(row) {
                     Cell::Null
                 } else {
-                    Cell::Decimal { value: values[row], scale: *scale }
+                    Cell::Decimal {
+                        value: values[row],
+                        scale: *scale,
+                    }
                 }
             }
             ColumnValues::Decimal64(array, values, scale) => {
                 if array.is_null(row) {
                     Cell::Null
                 } else {
-                    Cell::Decimal { value: i128::from(values[row]), scale: *scale }
+                    Cell::Decimal {
+                        value: i128::from(values[row]),
+                        scale: *scale,
+                    }
                 }
             }
             ColumnValues::Date32(array, values) => {
@@ -227,7 +267,12 @@ impl<'a> ColumnValues<'a> {
                     None => Cell::Null,
                 }
             }
-            ColumnValues::Timestamp { array, values, unit, time_zone } => {
+            ColumnValues::Timestamp {
+                array,
+                values,
+                unit,
+                time_zone,
+            } => {
                 if array.is_null(row) {
                     return Cell::Null;
                 }
@@ -380,27 +425,31 @@ fn put_cell_text(buffer: &mut Vec<u8>, cell: Cell<'_>, format: ValueFormat) {
         Cell::Null => {}
         Cell::Bytes(bytes) => buffer.extend_from_slice(bytes),
         Cell::Int(value) => buffer.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
-        Cell::UInt(value) => {
-            buffer.extend_from_slice(itoa::Buffer::new().format(value).as_bytes())
+        Cell::UInt(value) => buffer.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
+        Cell::Float32(value) => {
+            if uses_exponent(f64::from(value.abs())) {
+                let _ = write!(buffer, "{value:e}");
+            } else {
+                let _ = write!(buffer, "{value}");
+            }
         }
-        Cell::Float32(value) => put_float(buffer, f64::from(value), value.abs() as f64, || {
-            format!("{value}")
-        }),
-        Cell::Float64(value) => put_float(buffer, value, value.abs(), || format!("{value}")),
+        Cell::Float64(value) => {
+            if uses_exponent(value.abs()) {
+                let _ = write!(buffer, "{value:e}");
+            } else {
+                let _ = write!(buffer, "{value}");
+            }
+        }
         Cell::Decimal { value, scale } => put_decimal(buffer, value, scale),
         Cell::Date(date) => put_date(buffer, date),
         Cell::DateTime(datetime) => put_datetime(buffer, datetime, format.fractional_digits),
     }
 }
 
-/// Shortest round-trip digits like MySQL, with an exponent for very large or small magnitudes
-/// instead of hundreds of digits.
-fn put_float(buffer: &mut Vec<u8>, value: f64, magnitude: f64, plain: impl FnOnce() -> String) {
-    if value.is_finite() && magnitude != 0.0 && !(1e-5..1e15).contains(&magnitude) {
-        let _ = write!(buffer, "{value:e}");
-    } else {
-        buffer.extend_from_slice(plain().as_bytes());
-    }
+/// Floats print their shortest round-trip digits like MySQL, with an exponent for very large
+/// or small magnitudes instead of hundreds of digits.
+fn uses_exponent(magnitude: f64) -> bool {
+    magnitude.is_finite() && magnitude != 0.0 && !(1e-5..1e15).contains(&magnitude)
 }
 
 /// A decimal with exactly `scale` fraction digits: 1230 at scale 2 is "12.30".
@@ -425,7 +474,10 @@ pub(crate) fn put_decimal(buffer: &mut Vec<u8>, value: i128, scale: i8) {
     buffer.push(b'.');
     let mut fraction_buffer = itoa::Buffer::new();
     let fraction = fraction_buffer.format(magnitude % divisor).as_bytes();
-    buffer.extend(std::iter::repeat_n(b'0', scale_digits as usize - fraction.len()));
+    buffer.extend(std::iter::repeat_n(
+        b'0',
+        scale_digits as usize - fraction.len(),
+    ));
     buffer.extend_from_slice(fraction);
 }
 
@@ -462,9 +514,11 @@ fn put_time_of_day(buffer: &mut Vec<u8>, time: NaiveTime, fractional_digits: u8)
     put_two_digits(buffer, time.minute());
     buffer.push(b':');
     put_two_digits(buffer, time.second());
+    // Leap seconds carry a nanosecond count above one second; MySQL has none.
+    let micros = (time.nanosecond() % 1_000_000_000) / 1_000;
+    // Without a declared precision, a fraction is printed only when there is one.
+    let fractional_digits = if fractional_digits == 0 && micros != 0 { 6 } else { fractional_digits };
     if fractional_digits > 0 {
-        // Leap seconds carry a nanosecond count above one second; MySQL has none.
-        let micros = (time.nanosecond() % 1_000_000_000) / 1_000;
         let digits = format!("{micros:06}");
         buffer.push(b'.');
         buffer.extend_from_slice(&digits.as_bytes()[..usize::from(fractional_digits.min(6))]);
@@ -633,18 +687,30 @@ mod tests {
     }
 
     fn some(values: &[&str]) -> Vec<Option<String>> {
-        values.iter().map(|value| Some((*value).to_owned())).collect()
+        values
+            .iter()
+            .map(|value| Some((*value).to_owned()))
+            .collect()
     }
 
     #[test]
     fn text_of_numbers() {
         assert_eq!(
-            text(Arc::new(Int32Array::from(vec![Some(-5), None, Some(i32::MAX)])), 0),
+            text(
+                Arc::new(Int32Array::from(vec![Some(-5), None, Some(i32::MAX)])),
+                0
+            ),
             vec![Some("-5".to_owned()), None, Some("2147483647".to_owned())]
         );
-        assert_eq!(text(Arc::new(UInt64Array::from(vec![u64::MAX])), 0), some(&["18446744073709551615"]));
         assert_eq!(
-            text(Arc::new(Float64Array::from(vec![0.1, 1.0, -2.5, 1e300, 1.5e-7, 0.0])), 31),
+            text(Arc::new(UInt64Array::from(vec![u64::MAX])), 0),
+            some(&["18446744073709551615"])
+        );
+        assert_eq!(
+            text(
+                Arc::new(Float64Array::from(vec![0.1, 1.0, -2.5, 1e300, 1.5e-7, 0.0])),
+                31
+            ),
             some(&["0.1", "1", "-2.5", "1e300", "1.5e-7", "0"])
         );
         let decimals = Decimal128Array::from(vec![1230, -5, 0, 123456])
@@ -681,10 +747,12 @@ mod tests {
             text(timestamps.clone(), 6),
             some(&["2024-01-01 01:02:03.120000", "1970-01-01 00:00:00.000000"])
         );
-        assert_eq!(text(timestamps, 3), some(&["2024-01-01 01:02:03.120", "1970-01-01 00:00:00.000"]));
-        let zoned: ArrayRef = Arc::new(
-            TimestampMicrosecondArray::from(vec![0]).with_timezone("+08:00"),
+        assert_eq!(
+            text(timestamps, 3),
+            some(&["2024-01-01 01:02:03.120", "1970-01-01 00:00:00.000"])
         );
+        let zoned: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("+08:00"));
         assert_eq!(text(zoned, 0), some(&["1970-01-01 08:00:00"]));
     }
 
@@ -692,40 +760,78 @@ mod tests {
     fn text_of_strings_and_dictionaries() {
         let long = "x".repeat(300);
         assert_eq!(
-            text(Arc::new(StringArray::from(vec![Some("héllo"), None, Some(""), Some(long.as_str())])), 0),
-            vec![Some("héllo".to_owned()), None, Some(String::new()), Some(long.clone())]
+            text(
+                Arc::new(StringArray::from(vec![
+                    Some("héllo"),
+                    None,
+                    Some(""),
+                    Some(long.as_str())
+                ])),
+                0
+            ),
+            vec![
+                Some("héllo".to_owned()),
+                None,
+                Some(String::new()),
+                Some(long.clone())
+            ]
         );
         let dictionary: DictionaryArray<DictionaryKey> =
-            vec![Some("a"), None, Some("b"), Some("a")].into_iter().collect();
+            vec![Some("a"), None, Some("b"), Some("a")]
+                .into_iter()
+                .collect();
         assert_eq!(
             text(Arc::new(dictionary), 0),
-            vec![Some("a".to_owned()), None, Some("b".to_owned()), Some("a".to_owned())]
+            vec![
+                Some("a".to_owned()),
+                None,
+                Some("b".to_owned()),
+                Some("a".to_owned())
+            ]
         );
     }
 
     #[test]
     fn binary_layouts() {
-        let format = |layout| ValueFormat { fractional_digits: 0, layout };
+        let format = |layout| ValueFormat {
+            fractional_digits: 0,
+            layout,
+        };
         let mut buffer = Vec::new();
         put_binary_cell(&mut buffer, Cell::Int(-2), format(BinaryLayout::Int2));
         assert_eq!(buffer, vec![0xFE, 0xFF]);
         buffer.clear();
-        put_binary_cell(&mut buffer, Cell::UInt(u64::MAX), format(BinaryLayout::Int8));
+        put_binary_cell(
+            &mut buffer,
+            Cell::UInt(u64::MAX),
+            format(BinaryLayout::Int8),
+        );
         assert_eq!(buffer, vec![0xFF; 8]);
         buffer.clear();
-        put_binary_cell(&mut buffer, Cell::Float64(1.5), format(BinaryLayout::Double));
+        put_binary_cell(
+            &mut buffer,
+            Cell::Float64(1.5),
+            format(BinaryLayout::Double),
+        );
         assert_eq!(buffer, 1.5f64.to_le_bytes().to_vec());
         buffer.clear();
         let datetime = NaiveDate::from_ymd_opt(2024, 2, 29)
             .and_then(|date| date.and_hms_micro_opt(13, 14, 15, 16));
         if let Some(datetime) = datetime {
-            put_binary_cell(&mut buffer, Cell::DateTime(datetime), format(BinaryLayout::DateTime));
+            put_binary_cell(
+                &mut buffer,
+                Cell::DateTime(datetime),
+                format(BinaryLayout::DateTime),
+            );
         }
         assert_eq!(buffer, vec![11, 0xE8, 0x07, 2, 29, 13, 14, 15, 16, 0, 0, 0]);
         buffer.clear();
         put_binary_cell(
             &mut buffer,
-            Cell::Decimal { value: 1230, scale: 2 },
+            Cell::Decimal {
+                value: 1230,
+                scale: 2,
+            },
             format(BinaryLayout::Text),
         );
         assert_eq!(buffer, b"\x0512.30".to_vec());

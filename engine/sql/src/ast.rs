@@ -13,6 +13,8 @@ pub struct QualifiedName {
 }
 
 /// A `LIKE 'pattern'` or `WHERE expr` after a SHOW statement.
+// Built once per SHOW statement, so the size of `Expr` costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShowFilter {
     Like(String),
@@ -172,7 +174,10 @@ pub enum Statement {
     /// `SHOW DATA [FROM db.t]`.
     ShowData { table: Option<QualifiedName> },
     /// `SHOW ENGINES`, `SHOW CHARSET`, `SHOW COLLATION`, `SHOW WARNINGS`, `SHOW ERRORS`:
-    /// statements connectors send whose answers are fixed tables.
+    /// statements connectors send whose answers are fixed tables. `what` is one of
+    /// `engines`, `charset` (also for `CHARACTER SET`), `collation`, `warnings`, `errors`,
+    /// `plugins`, `table status` and `index` (also for `INDEXES` and `KEYS`); their
+    /// `FROM db`, `FROM table` and `LIMIT` arguments are accepted and dropped.
     ShowFixed { what: String, filter: Option<ShowFilter> },
     /// `SHOW GRANTS [FOR user]`.
     ShowGrants { user: Option<UserIdentity> },

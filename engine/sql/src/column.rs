@@ -131,7 +131,9 @@ impl StatementParser<'_> {
                 .iter()
                 .any(|allowed| word.eq_ignore_ascii_case(allowed))
         {
-            return Err(self.expected("a column option (NOT NULL, NULL, DEFAULT, COMMENT), ',' or ')'"));
+            return Err(
+                self.expected("a column option (NOT NULL, NULL, DEFAULT, COMMENT), ',' or ')'")
+            );
         }
         Ok(column)
     }
@@ -154,7 +156,11 @@ impl StatementParser<'_> {
         let negative = self.consume(&Token::Minus);
         match &self.peek().token {
             Token::Number(text, _) => {
-                let text = if negative { format!("-{text}") } else { text.clone() };
+                let text = if negative {
+                    format!("-{text}")
+                } else {
+                    text.clone()
+                };
                 self.parser.advance_token();
                 Ok(DefaultValue::Literal(text))
             }
@@ -256,7 +262,9 @@ impl StatementParser<'_> {
                 return Err(self.unsupported(type_location, &format!("Column type {other}")));
             }
             other => {
-                return Err(self.syntax_error_at(type_location, &format!("Unknown column type '{other}'")));
+                return Err(
+                    self.syntax_error_at(type_location, &format!("Unknown column type '{other}'"))
+                );
             }
         };
         Ok(column_type)
@@ -272,9 +280,14 @@ impl StatementParser<'_> {
     }
 
     /// `(a[, b...])` of unsigned integers, at most `max_count` of them.
-    fn parse_type_arguments(&mut self, type_name: &str, max_count: usize) -> Result<Vec<u64>, ParseError> {
+    fn parse_type_arguments(
+        &mut self,
+        type_name: &str,
+        max_count: usize,
+    ) -> Result<Vec<u64>, ParseError> {
         self.expect_token(&Token::LParen)?;
-        let mut arguments = vec![self.parse_unsigned_integer(&format!("a number in {type_name}(...)"))?];
+        let mut arguments =
+            vec![self.parse_unsigned_integer(&format!("a number in {type_name}(...)"))?];
         while self.consume(&Token::Comma) {
             if arguments.len() == max_count {
                 return Err(self.syntax_error_here(&format!(
@@ -340,7 +353,9 @@ impl StatementParser<'_> {
     /// strings are always utf8, so these are accepted and dropped.
     fn skip_character_set_and_collation(&mut self) -> Result<(), ParseError> {
         loop {
-            if self.parse_words(&["CHARACTER", "SET"]) || self.parse_word("CHARSET") || self.parse_word("COLLATE")
+            if self.parse_words(&["CHARACTER", "SET"])
+                || self.parse_word("CHARSET")
+                || self.parse_word("COLLATE")
             {
                 self.parse_string_or_identifier("a character set or collation name")?;
             } else {

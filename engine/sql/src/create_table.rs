@@ -52,7 +52,10 @@ impl StatementParser<'_> {
                 } else {
                     let column = self.parse_column_definition()?;
                     if columns.iter().any(|existing| {
-                        existing.definition.name.eq_ignore_ascii_case(&column.definition.name)
+                        existing
+                            .definition
+                            .name
+                            .eq_ignore_ascii_case(&column.definition.name)
                     }) {
                         return Err(self.error_at(
                             column.location,
@@ -92,8 +95,14 @@ impl StatementParser<'_> {
             ));
         }
         self.check_table(&columns, &clauses, &index_columns)?;
-        let keys_type = clauses.keys.as_ref().map_or(KeysType::Duplicate, |(keys_type, _)| *keys_type);
-        let mut definitions: Vec<_> = columns.into_iter().map(|column| column.definition).collect();
+        let keys_type = clauses
+            .keys
+            .as_ref()
+            .map_or(KeysType::Duplicate, |(keys_type, _)| *keys_type);
+        let mut definitions: Vec<_> = columns
+            .into_iter()
+            .map(|column| column.definition)
+            .collect();
         let key_names: Vec<String> = match &clauses.keys {
             Some((_, names)) => names.iter().map(|(name, _)| name.clone()).collect(),
             // Columns marked `KEY` inline stand for the key clause.
@@ -104,7 +113,10 @@ impl StatementParser<'_> {
                 .collect(),
         };
         for column in &mut definitions {
-            if key_names.iter().any(|key| key.eq_ignore_ascii_case(&column.name)) {
+            if key_names
+                .iter()
+                .any(|key| key.eq_ignore_ascii_case(&column.name))
+            {
                 column.is_key = true;
                 if keys_type == KeysType::Primary {
                     column.nullable = false;
@@ -158,7 +170,9 @@ impl StatementParser<'_> {
                 if !engine.eq_ignore_ascii_case("OLAP") {
                     return Err(self.error_at(
                         engine_location,
-                        format!("Unsupported table engine '{engine}': Cairn stores OLAP tables only"),
+                        format!(
+                            "Unsupported table engine '{engine}': Cairn stores OLAP tables only"
+                        ),
                     ));
                 }
             } else if let Some(keys_type) = self.parse_keys_type() {
@@ -229,7 +243,9 @@ impl StatementParser<'_> {
         }
         loop {
             let key_location = self.location();
-            let key = self.parse_string("a property name in quotes")?.to_ascii_lowercase();
+            let key = self
+                .parse_string("a property name in quotes")?
+                .to_ascii_lowercase();
             self.expect_token(&Token::Eq)?;
             let value = self.parse_string("a property value in quotes")?;
             if properties.insert(key.clone(), value).is_some() {
@@ -244,12 +260,20 @@ impl StatementParser<'_> {
     }
 
     /// After `DISTRIBUTED BY`.
-    fn parse_distribution_desc(&mut self) -> Result<(DistributionDesc, Vec<LocatedName>), ParseError> {
+    fn parse_distribution_desc(
+        &mut self,
+    ) -> Result<(DistributionDesc, Vec<LocatedName>), ParseError> {
         if self.parse_word("HASH") {
             let columns = self.parse_parenthesized_identifiers("a distribution column name")?;
             let buckets = self.parse_optional_buckets()?;
             let names = columns.iter().map(|(name, _)| name.clone()).collect();
-            Ok((DistributionDesc::Hash { columns: names, buckets }, columns))
+            Ok((
+                DistributionDesc::Hash {
+                    columns: names,
+                    buckets,
+                },
+                columns,
+            ))
         } else if self.parse_word("RANDOM") {
             let buckets = self.parse_optional_buckets()?;
             Ok((DistributionDesc::Random { buckets }, Vec::new()))
@@ -268,7 +292,10 @@ impl StatementParser<'_> {
             Ok(buckets) if buckets >= 1 => Ok(Some(buckets)),
             _ => Err(self.error_at(
                 location,
-                format!("The number of buckets must be between 1 and {}, found {buckets}", u32::MAX),
+                format!(
+                    "The number of buckets must be between 1 and {}, found {buckets}",
+                    u32::MAX
+                ),
             )),
         }
     }
@@ -284,13 +311,21 @@ impl StatementParser<'_> {
         if self.parse_word("RANGE") {
             self.expect_token(&Token::LParen)?;
             if self.peek_word().is_some() && self.peek_nth(1).token == Token::LParen {
-                return Err(self.unsupported(clause_location, "Range partitioning on an expression"));
+                return Err(
+                    self.unsupported(clause_location, "Range partitioning on an expression")
+                );
             }
             self.parser.prev_token();
             let columns = self.parse_parenthesized_identifiers("a partition column name")?;
             let partitions = self.parse_range_partitions(columns.len())?;
             let names = columns.iter().map(|(name, _)| name.clone()).collect();
-            return Ok((PartitionDesc::Range { columns: names, partitions }, columns));
+            return Ok((
+                PartitionDesc::Range {
+                    columns: names,
+                    partitions,
+                },
+                columns,
+            ));
         }
         if self.peek_word_is("LIST") {
             return Err(self.unsupported(clause_location, "List partitioning (PARTITION BY LIST)"));
@@ -317,11 +352,15 @@ impl StatementParser<'_> {
     }
 
     /// `date_trunc('unit', column)`.
-    fn parse_date_trunc_partition(&mut self) -> Result<(PartitionDesc, Vec<LocatedName>), ParseError> {
+    fn parse_date_trunc_partition(
+        &mut self,
+    ) -> Result<(PartitionDesc, Vec<LocatedName>), ParseError> {
         self.expect_word("DATE_TRUNC")?;
         self.expect_token(&Token::LParen)?;
         let unit_location = self.location();
-        let unit = self.parse_string("a time unit in quotes, such as 'day'")?.to_ascii_lowercase();
+        let unit = self
+            .parse_string("a time unit in quotes, such as 'day'")?
+            .to_ascii_lowercase();
         if !DATE_TRUNC_UNITS.contains(&unit.as_str()) {
             return Err(self.error_at(
                 unit_location,
@@ -344,7 +383,9 @@ impl StatementParser<'_> {
     }
 
     /// `time_slice(column, INTERVAL 1 unit [, floor])`.
-    fn parse_time_slice_partition(&mut self) -> Result<(PartitionDesc, Vec<LocatedName>), ParseError> {
+    fn parse_time_slice_partition(
+        &mut self,
+    ) -> Result<(PartitionDesc, Vec<LocatedName>), ParseError> {
         self.expect_word("TIME_SLICE")?;
         self.expect_token(&Token::LParen)?;
         let column = self.parse_located_identifier("a partition column name")?;
@@ -359,7 +400,9 @@ impl StatementParser<'_> {
             ));
         }
         let unit_location = self.location();
-        let unit = self.parse_identifier("a time unit, such as day")?.to_ascii_lowercase();
+        let unit = self
+            .parse_identifier("a time unit, such as day")?
+            .to_ascii_lowercase();
         if !TIME_SLICE_UNITS.contains(&unit.as_str()) {
             return Err(self.error_at(
                 unit_location,
@@ -390,7 +433,10 @@ impl StatementParser<'_> {
     }
 
     /// The parenthesized list after `RANGE(columns)`, possibly empty.
-    fn parse_range_partitions(&mut self, column_count: usize) -> Result<Vec<RangePartition>, ParseError> {
+    fn parse_range_partitions(
+        &mut self,
+        column_count: usize,
+    ) -> Result<Vec<RangePartition>, ParseError> {
         self.expect_token(&Token::LParen)?;
         let mut partitions = Vec::new();
         if self.consume(&Token::RParen) {
@@ -412,9 +458,16 @@ impl StatementParser<'_> {
             } else {
                 return Err(self.expected("PARTITION or START"));
             };
-            if let RangePartition::LessThan { name, .. } | RangePartition::Fixed { name, .. } = &partition {
-                if names.iter().any(|existing| existing.eq_ignore_ascii_case(name)) {
-                    return Err(self.error_at(item_location, format!("Duplicate partition name '{name}'")));
+            if let RangePartition::LessThan { name, .. } | RangePartition::Fixed { name, .. } =
+                &partition
+            {
+                if names
+                    .iter()
+                    .any(|existing| existing.eq_ignore_ascii_case(name))
+                {
+                    return Err(
+                        self.error_at(item_location, format!("Duplicate partition name '{name}'"))
+                    );
                 }
                 names.push(name.clone());
             }
@@ -497,7 +550,11 @@ impl StatementParser<'_> {
         let negative = self.consume(&Token::Minus);
         match &self.peek().token {
             Token::Number(text, _) => {
-                let text = if negative { format!("-{text}") } else { text.clone() };
+                let text = if negative {
+                    format!("-{text}")
+                } else {
+                    text.clone()
+                };
                 self.parser.advance_token();
                 Ok(text)
             }
@@ -519,11 +576,16 @@ impl StatementParser<'_> {
         let (step, unit) = if self.parse_word("INTERVAL") {
             let step = self.parse_partition_step()?;
             let unit_location = self.location();
-            let unit = self.parse_identifier("a time unit, such as DAY")?.to_ascii_lowercase();
+            let unit = self
+                .parse_identifier("a time unit, such as DAY")?
+                .to_ascii_lowercase();
             if !EVERY_UNITS.contains(&unit.as_str()) {
                 return Err(self.error_at(
                     unit_location,
-                    format!("Unsupported EVERY unit '{unit}': use one of {}", EVERY_UNITS.join(", ")),
+                    format!(
+                        "Unsupported EVERY unit '{unit}': use one of {}",
+                        EVERY_UNITS.join(", ")
+                    ),
                 ));
             }
             (step, Some(unit))
@@ -531,7 +593,12 @@ impl StatementParser<'_> {
             (self.parse_partition_step()?, None)
         };
         self.expect_token(&Token::RParen)?;
-        Ok(RangePartition::Batch { start, end, step, unit })
+        Ok(RangePartition::Batch {
+            start,
+            end,
+            step,
+            unit,
+        })
     }
 
     fn parse_single_partition_value(&mut self) -> Result<String, ParseError> {
@@ -546,7 +613,10 @@ impl StatementParser<'_> {
         let step = self.parse_unsigned_integer("the step of EVERY")?;
         match i64::try_from(step) {
             Ok(step) if step >= 1 => Ok(step),
-            _ => Err(self.error_at(location, format!("The step of EVERY must be positive, found {step}"))),
+            _ => Err(self.error_at(
+                location,
+                format!("The step of EVERY must be positive, found {step}"),
+            )),
         }
     }
 
@@ -562,7 +632,10 @@ impl StatementParser<'_> {
                 .iter()
                 .find(|column| column.definition.name.eq_ignore_ascii_case(name))
         };
-        let keys_type = clauses.keys.as_ref().map_or(KeysType::Duplicate, |(keys_type, _)| *keys_type);
+        let keys_type = clauses
+            .keys
+            .as_ref()
+            .map_or(KeysType::Duplicate, |(keys_type, _)| *keys_type);
         let key_names: Vec<LocatedName> = match &clauses.keys {
             Some((_, names)) => names.clone(),
             None => columns
@@ -571,13 +644,20 @@ impl StatementParser<'_> {
                 .map(|column| (column.definition.name.clone(), column.location))
                 .collect(),
         };
-        let is_key = |name: &str| key_names.iter().any(|(key, _)| key.eq_ignore_ascii_case(name));
+        let is_key = |name: &str| {
+            key_names
+                .iter()
+                .any(|(key, _)| key.eq_ignore_ascii_case(name))
+        };
 
         for (position, (key, location)) in key_names.iter().enumerate() {
             let Some(column) = find(key) else {
                 return Err(self.error_at(*location, format!("Key column '{key}' doesn't exist")));
             };
-            if key_names[..position].iter().any(|(earlier, _)| earlier.eq_ignore_ascii_case(key)) {
+            if key_names[..position]
+                .iter()
+                .any(|(earlier, _)| earlier.eq_ignore_ascii_case(key))
+            {
                 return Err(self.error_at(*location, format!("Duplicate key column '{key}'")));
             }
             let declared = &columns[position].definition.name;
@@ -654,9 +734,13 @@ impl StatementParser<'_> {
         // In tables that merge rows by key, rows of one key must land in one partition and
         // one bucket, so partition and distribution columns must be keys.
         let must_be_key = keys_type != KeysType::Duplicate;
-        let check_column = |(name, location): &LocatedName, role: &str| -> Result<&ParsedColumn, ParseError> {
+        let check_column = |(name, location): &LocatedName,
+                            role: &str|
+         -> Result<ColumnType, ParseError> {
             let Some(column) = find(name) else {
-                return Err(self.error_at(*location, format!("{role} column '{name}' doesn't exist")));
+                return Err(
+                    self.error_at(*location, format!("{role} column '{name}' doesn't exist"))
+                );
             };
             if !column.definition.column_type.can_be_key() {
                 return Err(self.error_at(
@@ -671,16 +755,18 @@ impl StatementParser<'_> {
             if must_be_key && !is_key(name) {
                 return Err(self.error_at(
                     *location,
-                    format!("{role} column '{name}' must be a key column in a {} table", keys_type.keyword()),
+                    format!(
+                        "{role} column '{name}' must be a key column in a {} table",
+                        keys_type.keyword()
+                    ),
                 ));
             }
-            Ok(column)
+            Ok(column.definition.column_type)
         };
         if let Some((partition, partition_columns)) = &clauses.partition {
             for located in partition_columns {
-                let column = check_column(located, "Partition")?;
+                let column_type = check_column(located, "Partition")?;
                 if let PartitionDesc::TimeExpression { unit, .. } = partition {
-                    let column_type = column.definition.column_type;
                     let valid = match column_type {
                         ColumnType::DateTime => true,
                         ColumnType::Date => unit != "hour",
@@ -720,7 +806,9 @@ impl TableClauses {
         columns: Vec<cairn_common::ColumnDefinition>,
     ) -> TableDefinition {
         let (keys_type, key_columns) = match self.keys {
-            Some((keys_type, names)) => (keys_type, names.into_iter().map(|(name, _)| name).collect()),
+            Some((keys_type, names)) => {
+                (keys_type, names.into_iter().map(|(name, _)| name).collect())
+            }
             None => (KeysType::Duplicate, Vec::new()),
         };
         TableDefinition {

@@ -96,7 +96,9 @@ impl StatementParser<'_> {
                 let _ = self.consume(&Token::Eq);
                 self.parse_string_or_identifier("a character set or collation name")?;
             } else {
-                return Err(self.expected("PROPERTIES, CHARACTER SET, COLLATE or the end of the statement"));
+                return Err(
+                    self.expected("PROPERTIES, CHARACTER SET, COLLATE or the end of the statement")
+                );
             }
         }
         Ok(Statement::CreateDatabase {

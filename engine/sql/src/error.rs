@@ -79,7 +79,10 @@ fn split_location_suffix(text: &str) -> (String, Option<Location>) {
     let Some((line_text, column_text)) = suffix.split_once(", Column: ") else {
         return (text.to_string(), None);
     };
-    match (line_text.trim().parse::<u64>(), column_text.trim().parse::<u64>()) {
+    match (
+        line_text.trim().parse::<u64>(),
+        column_text.trim().parse::<u64>(),
+    ) {
         (Ok(line), Ok(column)) => (
             text[..marker_start].to_string(),
             Some(Location { line, column }),
@@ -96,18 +99,25 @@ mod tests {
     fn display_appends_the_position() {
         let error = ParseError::at("Unknown thing", Location { line: 2, column: 5 });
         assert_eq!(error.to_string(), "Unknown thing at line 2, column 5");
-        assert_eq!(ParseError::new("Query was empty").to_string(), "Query was empty");
+        assert_eq!(
+            ParseError::new("Query was empty").to_string(),
+            "Query was empty"
+        );
     }
 
     #[test]
     fn sqlparser_location_suffix_is_split_off() {
-        let error =
-            ParserError::ParserError("Expected: an expression, found: FROM at Line: 1, Column: 8".into());
+        let error = ParserError::ParserError(
+            "Expected: an expression, found: FROM at Line: 1, Column: 8".into(),
+        );
         let (message, location) = split_sqlparser_error(&error);
         assert_eq!(message, "Expected: an expression, found: FROM");
         assert_eq!(location, Some(Location { line: 1, column: 8 }));
 
         let error = ParserError::ParserError("Expected: ), found: EOF".into());
-        assert_eq!(split_sqlparser_error(&error), ("Expected: ), found: EOF".to_string(), None));
+        assert_eq!(
+            split_sqlparser_error(&error),
+            ("Expected: ), found: EOF".to_string(), None)
+        );
     }
 }

@@ -173,7 +173,10 @@ impl<'a> StatementParser<'a> {
     pub(crate) fn parse_with_sqlparser(&mut self) -> Result<Statement, ParseError> {
         // Start over: the caller may have looked at a few words before deciding.
         self.parser = Parser::new(&DIALECT).with_tokens_with_locations(self.tokens.clone());
-        let statement = self.parser.parse_statement().map_err(|error| self.sqlparser_error(&error))?;
+        let statement = self
+            .parser
+            .parse_statement()
+            .map_err(|error| self.sqlparser_error(&error))?;
         Ok(Statement::Query(Box::new(statement)))
     }
 
@@ -185,6 +188,13 @@ impl<'a> StatementParser<'a> {
         if !rest.iter().any(|token| !is_whitespace(&token.token)) {
             return Err(self.expected("a statement"));
         }
+        // One level only: nested EXPLAINs would each copy the rest of the tokens.
+        if ["EXPLAIN", "DESC", "DESCRIBE"]
+            .iter()
+            .any(|word| self.peek_word_is(word))
+        {
+            return Err(self.syntax_error_here("EXPLAIN cannot explain another EXPLAIN"));
+        }
         let statement = StatementParser::new(self.source, rest).parse_statement()?;
         while !self.at_end() {
             self.parser.advance_token();
@@ -194,7 +204,10 @@ impl<'a> StatementParser<'a> {
 
     /// The whole statement as written (without the `;`), for statements kept as text.
     pub(crate) fn statement_text(&self) -> String {
-        let first = self.tokens.iter().find(|token| !is_whitespace(&token.token));
+        let first = self
+            .tokens
+            .iter()
+            .find(|token| !is_whitespace(&token.token));
         match first {
             Some(first) => self
                 .source
@@ -256,10 +269,6 @@ impl<'a> StatementParser<'a> {
     }
 
     // ----- Consuming tokens -----
-
-    pub(crate) fn next_token(&mut self) -> TokenWithSpan {
-        self.parser.next_token()
-    }
 
     /// Consumes the next token if it is the unquoted word `word` (any case).
     pub(crate) fn parse_word(&mut self, word: &str) -> bool {
@@ -388,13 +397,13 @@ impl<'a> StatementParser<'a> {
         Ok(QualifiedName { database, name })
     }
 
-    /// A database name, `db` or `catalog.db`.
+    /// A database name, `db` or `catalog.db` (the catalog is dropped).
     pub(crate) fn parse_database_name(&mut self) -> Result<String, ParseError> {
-        let name = self.parse_qualified_name("a database name")?;
-        if name.database.is_some() && self.peek_token_is(&Token::Period) {
-            return Err(self.expected("the end of the database name"));
+        let mut name = self.parse_identifier("a database name")?;
+        if self.consume(&Token::Period) {
+            name = self.parse_identifier("a database name")?;
         }
-        Ok(name.name)
+        Ok(name)
     }
 
     /// A quoted string, with single or double quotes (StarRocks accepts both).
@@ -444,7 +453,10 @@ impl<'a> StatementParser<'a> {
 
     /// `PARTITION (p1, p2)`, `PARTITIONS (p1)` or `PARTITION p1`, after a table name.
     pub(crate) fn parse_optional_partition_names(&mut self) -> Result<Vec<String>, ParseError> {
-        if self.parse_one_of_words(&["PARTITION", "PARTITIONS"]).is_none() {
+        if self
+            .parse_one_of_words(&["PARTITION", "PARTITIONS"])
+            .is_none()
+        {
             return Ok(Vec::new());
         }
         if self.peek_token_is(&Token::LParen) {

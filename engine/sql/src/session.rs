@@ -20,10 +20,10 @@ impl StatementParser<'_> {
     /// `KILL [CONNECTION | QUERY] id`.
     pub(crate) fn parse_kill(&mut self) -> Result<Statement, ParseError> {
         self.expect_word("KILL")?;
-        let query_only = match self.parse_one_of_words(&["CONNECTION", "QUERY"]) {
-            Some("QUERY") => true,
-            _ => false,
-        };
+        let query_only = matches!(
+            self.parse_one_of_words(&["CONNECTION", "QUERY"]),
+            Some("QUERY")
+        );
         let connection_id = self.parse_unsigned_integer("a connection id")?;
         Ok(Statement::Kill {
             connection_id,

@@ -11,13 +11,15 @@ impl StatementParser<'_> {
     /// `SET item[, item...]`, `SET PASSWORD ...` and `SET [scope] TRANSACTION ...`.
     pub(crate) fn parse_set(&mut self) -> Result<Statement, ParseError> {
         self.expect_word("SET")?;
-        if self.peek_word_is("PASSWORD") && !self.peek_nth_assignment_operator(1) {
-            self.expect_word("PASSWORD")?;
+        // `SET PASSWORD = ...` is the password statement, never a variable named password.
+        if self.parse_word("PASSWORD") {
             return Ok(Statement::Set(vec![self.parse_set_password()?]));
         }
         let transaction_follows = self.peek_word_is("TRANSACTION")
             || (self.peek_nth_word_is(1, "TRANSACTION")
-                && ["GLOBAL", "SESSION", "LOCAL"].iter().any(|scope| self.peek_word_is(scope)));
+                && ["GLOBAL", "SESSION", "LOCAL"]
+                    .iter()
+                    .any(|scope| self.peek_word_is(scope)));
         if transaction_follows {
             return Ok(Statement::Set(self.parse_set_transaction()?));
         }
@@ -62,7 +64,9 @@ impl StatementParser<'_> {
             self.parser.advance_token();
             let name = first.value.trim_start_matches('@').to_string();
             if name.is_empty() {
-                return Err(self.syntax_error_at(name_location, "Expected a user variable name after '@'"));
+                return Err(
+                    self.syntax_error_at(name_location, "Expected a user variable name after '@'")
+                );
             }
             let value = self.parse_assignment_value()?;
             return Ok(SetAssignment::UserVariable { name, value });
@@ -118,7 +122,11 @@ impl StatementParser<'_> {
             return Err(self.expected("'='"));
         }
         let lone_word = unquoted_word(&self.peek().token)
-            .filter(|word| !["TRUE", "FALSE", "NULL"].iter().any(|literal| word.eq_ignore_ascii_case(literal)))
+            .filter(|word| {
+                !["TRUE", "FALSE", "NULL"]
+                    .iter()
+                    .any(|literal| word.eq_ignore_ascii_case(literal))
+            })
             .map(str::to_string);
         let next_ends_the_value = matches!(self.peek_nth(1).token, Token::Comma | Token::EOF);
         if let Some(word) = lone_word
@@ -210,5 +218,7 @@ impl StatementParser<'_> {
 pub(crate) fn is_native_password_hash(text: &str) -> bool {
     text.len() == 41
         && text.starts_with('*')
-        && text[1..].chars().all(|character| character.is_ascii_hexdigit())
+        && text[1..]
+            .chars()
+            .all(|character| character.is_ascii_hexdigit())
 }

@@ -157,7 +157,10 @@ impl StatementParser<'_> {
                 self.parse_database_name()?;
             }
             "table status"
-        } else if self.parse_one_of_words(&["INDEX", "INDEXES", "KEYS"]).is_some() {
+        } else if self
+            .parse_one_of_words(&["INDEX", "INDEXES", "KEYS"])
+            .is_some()
+        {
             if self.parse_one_of_words(&["FROM", "IN"]).is_none() {
                 return Err(self.expected("FROM or IN"));
             }
@@ -175,7 +178,9 @@ impl StatementParser<'_> {
     /// `LIKE 'pattern'` or `WHERE condition`, when present.
     fn parse_show_filter(&mut self) -> Result<Option<ShowFilter>, ParseError> {
         if self.parse_word("LIKE") {
-            return Ok(Some(ShowFilter::Like(self.parse_string("a pattern in quotes")?)));
+            return Ok(Some(ShowFilter::Like(
+                self.parse_string("a pattern in quotes")?,
+            )));
         }
         if self.parse_word("WHERE") {
             let condition = self.with_sqlparser(|parser| parser.parse_expr())?;

@@ -124,11 +124,15 @@ impl StatementParser<'_> {
             if !plugin.eq_ignore_ascii_case("mysql_native_password") {
                 return Err(self.error_at(
                     plugin_location,
-                    format!("Unsupported authentication plugin '{plugin}': use mysql_native_password"),
+                    format!(
+                        "Unsupported authentication plugin '{plugin}': use mysql_native_password"
+                    ),
                 ));
             }
             if self.peek_word_is("AS") {
-                return Err(self.unsupported(self.location(), "IDENTIFIED WITH ... AS (a password hash)"));
+                return Err(
+                    self.unsupported(self.location(), "IDENTIFIED WITH ... AS (a password hash)")
+                );
             }
             if !self.parse_word("BY") {
                 // `IDENTIFIED WITH mysql_native_password` alone: an empty password.
@@ -138,7 +142,9 @@ impl StatementParser<'_> {
             self.expect_word("BY")?;
         }
         if self.peek_word_is("PASSWORD") {
-            return Err(self.unsupported(self.location(), "IDENTIFIED BY PASSWORD (a password hash)"));
+            return Err(
+                self.unsupported(self.location(), "IDENTIFIED BY PASSWORD (a password hash)")
+            );
         }
         self.parse_string("a password in quotes")
     }
@@ -217,7 +223,9 @@ impl StatementParser<'_> {
         if !self.parse_word("ON") {
             // `GRANT role TO user`: roles are case-sensitive, so the name stays as written.
             if items.len() > 1 {
-                return Err(self.unsupported(self.location(), "Granting more than one role at once"));
+                return Err(
+                    self.unsupported(self.location(), "Granting more than one role at once")
+                );
             }
             let role = items.pop().unwrap_or_default();
             return Ok(GrantTarget::Role { role });

@@ -202,9 +202,19 @@ fn sqllogictest_type(column_type: MysqlColumnType) -> DefaultColumnType {
         MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE | MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => {
             DefaultColumnType::FloatingPoint
         }
-        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_STRING | MYSQL_TYPE_BLOB
-        | MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB
-        | MYSQL_TYPE_JSON => DefaultColumnType::Text,
+        MYSQL_TYPE_VARCHAR
+        | MYSQL_TYPE_VAR_STRING
+        | MYSQL_TYPE_STRING
+        | MYSQL_TYPE_BLOB
+        | MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB
+        | MYSQL_TYPE_JSON
+        | MYSQL_TYPE_DATE
+        | MYSQL_TYPE_NEWDATE
+        | MYSQL_TYPE_DATETIME
+        | MYSQL_TYPE_TIMESTAMP
+        | MYSQL_TYPE_TIME => DefaultColumnType::Text,
         _ => DefaultColumnType::Any,
     }
 }
@@ -278,6 +288,9 @@ mod tests {
             state: "42000".to_string(),
             message: "Unknown database 'nope'".to_string(),
         };
-        assert_eq!(error.to_string(), "ERROR 1049 (42000): Unknown database 'nope'");
+        assert_eq!(
+            error.to_string(),
+            "ERROR 1049 (42000): Unknown database 'nope'"
+        );
     }
 }

@@ -24,6 +24,7 @@ mod server;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
@@ -70,19 +71,28 @@ struct Arguments {
     filters: Vec<String>,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let arguments = Arguments::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let outcome = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("failed to build the tokio runtime")?;
-    let (passed, failed) = runtime.block_on(run_suite(&arguments))?;
-    println!("sqllogictest: {passed} passed, {failed} failed");
-    if failed > 0 {
-        bail!("{failed} sqllogictest file(s) failed");
+        .context("failed to build the tokio runtime")
+        .and_then(|runtime| runtime.block_on(run_suite(&arguments)));
+    match outcome {
+        Ok((passed, 0)) => {
+            println!("sqllogictest: {passed} passed, 0 failed");
+            ExitCode::SUCCESS
+        }
+        Ok((passed, failed)) => {
+            println!("sqllogictest: {passed} passed, {failed} failed");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("cairn-sqllogictest: {error:#}");
+            ExitCode::FAILURE
+        }
     }
-    Ok(())
 }
 
 async fn run_suite(arguments: &Arguments) -> Result<(usize, usize)> {
@@ -124,7 +134,10 @@ async fn run_suite(arguments: &Arguments) -> Result<(usize, usize)> {
             }
             Err(error) => {
                 failed += 1;
-                println!("FAILED {name}\n{error:#}\n(server files kept in {})", work_dir.display());
+                println!(
+                    "FAILED {name}\n{error:#}\n(server files kept in {})",
+                    work_dir.display()
+                );
             }
         }
     }
@@ -178,7 +191,10 @@ async fn run_file(
         let ports = server.ports();
         runner.set_var("CAIRN_MYSQL_PORT".to_string(), ports.query.to_string());
         runner.set_var("CAIRN_HTTP_PORT".to_string(), ports.http.to_string());
-        runner.set_var("CAIRN_BE_HTTP_PORT".to_string(), ports.backend_http.to_string());
+        runner.set_var(
+            "CAIRN_BE_HTTP_PORT".to_string(),
+            ports.backend_http.to_string(),
+        );
         runner.set_var(
             "CAIRN_DATA_DIR".to_string(),
             server.data_dir().display().to_string(),
@@ -190,11 +206,18 @@ async fn run_file(
     let outcome = if arguments.complete {
         complete_records(&mut runner, &mut server, &endpoint, records, file).await
     } else {
-        run_records(&mut runner, &mut server, &endpoint, records, arguments.keep_going).await
+        run_records(
+            &mut runner,
+            &mut server,
+            &endpoint,
+            records,
+            arguments.keep_going,
+        )
+        .await
     };
     runner.shutdown_async().await;
     match (outcome, &server) {
-        (Err(error), Some(server)) => Err(error.context(server.log_tail(30))),
+        (Err(error), Some(server)) => Err(anyhow::anyhow!("{error:#}\n{}", server.log_tail(30))),
         (outcome, _) => outcome,
     }
 }
@@ -303,7 +326,9 @@ fn restart(
     mode: StopMode,
 ) -> Result<()> {
     let Some(server) = server.as_mut() else {
-        bail!("{RESTART_COMMAND} needs a server started by the runner; it cannot restart a --connect server");
+        bail!(
+            "{RESTART_COMMAND} needs a server started by the runner; it cannot restart a --connect server"
+        );
     };
     server.restart(mode)?;
     let mut endpoint = endpoint
@@ -383,8 +408,16 @@ mod tests {
             "`a` int(11) NULL".to_string(),
             ")".to_string(),
         ];
-        assert!(validate_multiline_values(default_normalizer, &actual, &expected));
-        assert!(!validate_multiline_values(default_normalizer, &actual, &expected[..2]));
+        assert!(validate_multiline_values(
+            default_normalizer,
+            &actual,
+            &expected
+        ));
+        assert!(!validate_multiline_values(
+            default_normalizer,
+            &actual,
+            &expected[..2]
+        ));
     }
 
     #[test]

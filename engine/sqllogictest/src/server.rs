@@ -191,7 +191,9 @@ impl CairnServer {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                eprintln!("cairn did not stop within {SHUTDOWN_TIMEOUT:?} after SIGTERM; killing it");
+                eprintln!(
+                    "cairn did not stop within {SHUTDOWN_TIMEOUT:?} after SIGTERM; killing it"
+                );
             }
         }
         child.kill().context("failed to kill cairn")?;

@@ -8,6 +8,10 @@
 //! can act on; the operator's own validate step repeats the checks that matter, because a cluster
 //! may run an older copy of the CRD.
 
+// kube's `KubeSchema` derive re-declares each struct inside a generated function to read its
+// schema, and the lint flags those private copies; every item here is meant to be public.
+#![allow(unreachable_pub)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
@@ -36,6 +40,8 @@ pub const CONDITION_DEGRADED: &str = "Degraded";
 /// Desired state of a Cairn (StarRocks-compatible) cluster: FE and BE components, Kafka ingest
 /// jobs, Grafana wiring and the admin credentials.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+// Each printcolumn repeats `type_`; clippy reads the repeats as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "starrocks.cairn.dev",
     version = "v1alpha1",
@@ -546,6 +552,13 @@ pub struct KafkaJobStatus {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<i64>,
+    /// Fingerprint of the statement the job was created with; a different one means the spec
+    /// changed and the job is re-created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Database holding the job, so a job removed from the spec can still be stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// Which Grafana objects exist.

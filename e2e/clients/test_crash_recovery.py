@@ -1,0 +1,135 @@
+"""Crash test: continuous labelled INSERTs, `kill -9` at an arbitrary moment, restart; every
+acknowledged label is present exactly once, no transaction is half there, and nothing else is.
+Labels make a load exactly-once: retrying a committed label is refused."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pymysql
+
+from cairn_server import CairnServer, create_duplicate_table
+
+ROWS_PER_LOAD = 5
+CRASH_CYCLES = 3
+
+
+class LabelledWriter(threading.Thread):
+    """Sends `INSERT ... WITH LABEL` one after another until the server goes away."""
+
+    def __init__(self, server: CairnServer, cycle: int):
+        super().__init__(daemon=True)
+        self.server = server
+        self.cycle = cycle
+        self.acknowledged: list[str] = []
+        self.in_flight: str | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        session = self.server.connect(database="crash", read_timeout=30, write_timeout=30)
+        number = 0
+        try:
+            while True:
+                label = f"crash_{self.cycle}_{number}"
+                self.in_flight = label
+                session.cursor().execute(insert_statement(label))
+                self.acknowledged.append(label)
+                self.in_flight = None
+                number += 1
+        except BaseException as error:  # noqa: BLE001 - the test inspects what ended the writer
+            # Normally the kill: the statement in flight may or may not have committed.
+            self.error = error
+
+
+def insert_statement(label: str) -> str:
+    values = ", ".join(f"('{label}', {row}, 'payload {row} of {label}')" for row in range(ROWS_PER_LOAD))
+    return f"INSERT INTO loads WITH LABEL {label} (label, seq, payload) VALUES {values}"
+
+
+def rows_per_label(server: CairnServer) -> dict[str, int]:
+    session = server.connect(database="crash")
+    with session.cursor() as cursor:
+        cursor.execute("SELECT label, count(*), count(DISTINCT seq) FROM loads GROUP BY label")
+        rows = cursor.fetchall()
+    session.close()
+    for label, count, distinct in rows:
+        assert count == distinct, f"label {label} has duplicated rows: {count} rows, {distinct} distinct"
+    return {label: count for label, count in rows}
+
+
+def test_kill_9_loses_no_acknowledged_load(tmp_path):
+    server = CairnServer(tmp_path).start()
+    try:
+        session = server.connect()
+        with session.cursor() as cursor:
+            cursor.execute("CREATE DATABASE crash")
+            cursor.execute("USE crash")
+            create_duplicate_table(
+                cursor, "loads",
+                "label VARCHAR(64) NOT NULL, seq INT NOT NULL, payload VARCHAR(128)",
+                "label", buckets=4,
+            )
+        session.close()
+
+        acknowledged: set[str] = set()
+        uncertain: set[str] = set()
+        random_source = random.Random(20240101)
+        for cycle in range(CRASH_CYCLES):
+            writer = LabelledWriter(server, cycle)
+            writer.start()
+            time.sleep(random_source.uniform(1.5, 4.0))
+            server.kill()
+            writer.join(timeout=60)
+            assert not writer.is_alive(), "the writer did not notice the crash"
+            assert isinstance(
+                writer.error, (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+            ), f"cycle {cycle}: the writer stopped for another reason than the crash: {writer.error!r}"
+            server_code = writer.error.args[0] if writer.error.args else None
+            assert not (isinstance(server_code, int) and server_code < 2000), (
+                f"cycle {cycle}: the server refused a load before the crash: {writer.error!r}"
+            )
+            assert writer.acknowledged, f"cycle {cycle}: no load was acknowledged before the kill"
+            acknowledged.update(writer.acknowledged)
+            if writer.in_flight:
+                uncertain.add(writer.in_flight)
+
+            server.start()
+            present = rows_per_label(server)
+            missing = acknowledged - present.keys()
+            assert not missing, f"cycle {cycle}: acknowledged labels lost: {sorted(missing)[:10]}"
+            unknown = present.keys() - acknowledged - uncertain
+            assert not unknown, f"cycle {cycle}: rows under labels never sent: {sorted(unknown)[:10]}"
+            partial = {label: count for label, count in present.items() if count != ROWS_PER_LOAD}
+            assert not partial, f"cycle {cycle}: half transactions visible: {partial}"
+
+        # Retrying a committed label is refused and writes nothing.
+        session = server.connect(database="crash")
+        committed = sorted(acknowledged)[0]
+        with session.cursor() as cursor:
+            try:
+                cursor.execute(insert_statement(committed))
+                raise AssertionError(f"label {committed} was accepted twice")
+            except pymysql.err.MySQLError as error:
+                message = str(error).lower()
+                assert "label" in message and "already" in message, error
+
+            # The loads whose fate the crash hid: retry them; each ends up present exactly once.
+            for label in sorted(uncertain):
+                before = rows_per_label(server).get(label, 0)
+                try:
+                    cursor.execute(insert_statement(label))
+                    assert before == 0, f"label {label} was present and still accepted again"
+                except pymysql.err.MySQLError as error:
+                    assert before == ROWS_PER_LOAD, f"label {label} absent but refused: {error}"
+        session.close()
+
+        present = rows_per_label(server)
+        assert present.keys() == acknowledged | uncertain
+        assert set(present.values()) == {ROWS_PER_LOAD}
+    except BaseException:
+        print(server.log_tail(80))
+        raise
+    finally:
+        server.stop()

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# End-to-end test of the StarRocksCluster operator on a real control plane (etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler built from k8s.io/kubernetes, kwok
+# nodes). The operator runs as a local process against the kubeconfig, because no kubelet runs
+# images yet; the Helm chart is installed too, so its templates and RBAC meet a real API server.
+#
+# Usage: e2e/kubernetes/run.sh   (from anywhere; installs and caches its tools on first run)
+# Prints "N passed, N failed" at the end and exits non-zero on any failure.
+set -euo pipefail
+
+repository="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="$(bash "${repository}/e2e/tools/kubernetes.sh" | tail -n 1)"
+export PATH="${bin}:${PATH}"
+work="${repository}/e2e/.work/kubernetes"
+
+# shellcheck source=control-plane.sh
+source "${repository}/e2e/kubernetes/control-plane.sh"
+control_plane_reap "${work}"
+rm -rf "${work}"
+mkdir -p "${work}/logs"
+
+passed=0
+failed=0
+OPERATOR_PID=""
+say() { echo "e2e-kubernetes: $*" >&2; }
+pass() { passed=$((passed + 1)); say "ok: $*"; }
+fail() { failed=$((failed + 1)); say "FAILED: $*"; }
+check() { local name="$1"; shift; if "$@"; then pass "${name}"; else fail "${name}"; fi; }
+
+cleanup() {
+  stop_operator
+  control_plane_stop
+  echo "${passed} passed, ${failed} failed"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "building cairn-operator"
+target_dir="${CARGO_TARGET_DIR:-${repository}/target}"
+(cd "${repository}" && cargo build -q -p cairn-operator --bin cairn-operator)
+operator_bin="${target_dir}/debug/cairn-operator"
+
+start_operator() {
+  "${operator_bin}" run --plain-logs --log-level info,cairn_operator=debug \
+    --metrics-address "127.0.0.1:${metrics_port}" --lease-namespace cairn-system \
+    --lease-duration-seconds 6 >> "${work}/logs/operator.log" 2>&1 &
+  OPERATOR_PID=$!
+  echo "${OPERATOR_PID}" >> "${work}/pids"
+}
+stop_operator() {
+  if [ -n "${OPERATOR_PID}" ]; then
+    kill "${OPERATOR_PID}" 2>/dev/null || true
+    wait "${OPERATOR_PID}" 2>/dev/null || true
+    OPERATOR_PID=""
+  fi
+}
+
+# Polls until the command succeeds or the timeout passes.
+eventually() {
+  local timeout="$1"; shift
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ "${SECONDS}" -lt "${deadline}" ] || return 1
+    sleep 0.5
+  done
+}
+jsonpath() { kubectl get "$1" -n "${namespace}" -o "jsonpath=$2" 2>/dev/null; }
+condition_is() { # resource type status reason
+  [ "$(jsonpath "$1" "{.status.conditions[?(@.type==\"$2\")].status}/{.status.conditions[?(@.type==\"$2\")].reason}")" = "$3/$4" ]
+}
+equals() { [ "$("${@:2}")" = "$1" ]; }
+
+control_plane_start "${work}" "${bin}"
+metrics_port="$(free_port)"
+namespace=analytics
+kubectl create namespace "${namespace}" >/dev/null
+kubectl create namespace cairn-system >/dev/null
+
+say "installing the CRDs and the chart"
+check "kubectl apply -f crds/" kubectl apply -f "${repository}/crds/"
+check "CRD is established" kubectl wait --for=condition=Established --timeout=60s crd/starrocksclusters.starrocks.cairn.dev
+check "helm lint" helm lint "${repository}/charts/cairn-operator"
+check "helm install" helm install cairn-operator "${repository}/charts/cairn-operator" -n cairn-system --wait --timeout 120s
+check "chart Deployment is available" eventually 60 kubectl -n cairn-system wait --for=condition=Available --timeout=5s deployment/cairn-operator
+# The in-cluster operator pod is simulated by kwok and does nothing; scale it away so the
+# Lease is ours.
+kubectl -n cairn-system scale deployment/cairn-operator --replicas=0 >/dev/null
+start_operator
+check "operator serves /healthz" eventually 60 curl -sf "http://127.0.0.1:${metrics_port}/healthz"
+
+say "invalid clusters"
+invalid() { # name spec-yaml expected-message
+  local output
+  output="$(printf 'apiVersion: starrocks.cairn.dev/v1alpha1\nkind: StarRocksCluster\nmetadata: {name: %s, namespace: %s}\nspec:\n%b\n' "$1" "${namespace}" "$2" | kubectl apply -f - 2>&1)" && return 1
+  grep -qF "$3" <<<"${output}" || { say "unexpected rejection: ${output}"; return 1; }
+}
+check "FE count of 2 is rejected" invalid bad-fe "  fe: {replicas: 2, image: cairn}\n  be: {replicas: 1, image: cairn}" "fe.replicas must be 1, 3 or 5"
+check "FE count of 0 is rejected" invalid bad-fe "  fe: {replicas: 0, image: cairn}\n  be: {replicas: 1, image: cairn}" "fe.replicas must be 1, 3 or 5"
+check "missing image is rejected" invalid bad-image "  fe: {replicas: 1, image: \"\"}\n  be: {replicas: 1, image: cairn}" "image must not be empty"
+check "malformed storage size is rejected" invalid bad-size "  fe: {replicas: 1, image: cairn}\n  be: {replicas: 1, image: cairn, storage: {data: {size: lots}}}" "storage size must be a positive Kubernetes quantity"
+# Valid at admission, invalid to the operator: a Kafka credentials Secret that does not exist.
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: starrocks.cairn.dev/v1alpha1
+kind: StarRocksCluster
+metadata: {name: missing-secret, namespace: ${namespace}}
+spec:
+  fe: {replicas: 1, image: cairn}
+  be: {replicas: 1, image: cairn}
+  kafkaIngest:
+    - {name: j, table: d.t, topic: t, source: {brokers: ["k:9092"], credentials: {secretName: nope}}}
+EOF
+check "unresolvable reference marks the cluster Degraded" eventually 60 condition_is src/missing-secret Degraded True InvalidSpec
+check "and builds nothing" equals "" jsonpath statefulsets "{.items[?(@.metadata.labels.app\.kubernetes\.io/instance==\"missing-secret\")].metadata.name}"
+kubectl delete src/missing-secret -n "${namespace}" --wait=true --timeout=60s >/dev/null
+
+say "a valid cluster"
+apply_demo() { # be-config-value image be-replicas
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: starrocks.cairn.dev/v1alpha1
+kind: StarRocksCluster
+metadata: {name: demo, namespace: ${namespace}}
+spec:
+  fe: {replicas: 1, image: "$2", storage: {data: {size: 1Gi}}}
+  be: {replicas: $3, image: "$2", storage: {data: {size: 2Gi}}, config: {mem_limit: "$1"}}
+  kafkaIngest:
+    - name: clicks
+      table: web.clicks
+      topic: clicks
+      format: json
+      jsonpaths: ["\$.ts", "\$.url"]
+      columns: [ts, url]
+      source: {strimzi: {name: events}}
+  grafana: {enabled: true, mode: Both, tables: [web.clicks]}
+EOF
+}
+apply_demo "80%" "cairn:0.1.0" 3
+check "FE StatefulSet appears" eventually 60 kubectl -n "${namespace}" get statefulset/demo-fe
+check "BE StatefulSet appears after FE is ready" eventually 120 kubectl -n "${namespace}" get statefulset/demo-be
+check "BE pods become ready (status 3/3)" eventually 120 equals "3/3" jsonpath src/demo "{.status.be.readiness}"
+check "FE status 1/1" eventually 60 equals "1/1" jsonpath src/demo "{.status.fe.readiness}"
+check "Available=False while no FE answers (FrontendUnreachable)" eventually 60 condition_is src/demo Available False FrontendUnreachable
+check "Progressing waits for the FE connection" eventually 60 condition_is src/demo Progressing True WaitingForFrontendConnection
+check "Degraded=False" condition_is src/demo Degraded False AsExpected
+check "observedGeneration follows generation" equals "$(jsonpath src/demo '{.metadata.generation}')" jsonpath src/demo '{.status.observedGeneration}'
+check "services exist" kubectl -n "${namespace}" get service/demo-fe service/demo-fe-search service/demo-be service/demo-be-search
+check "client service exposes 9030 and 8030" equals "9030 8030" jsonpath service/demo-fe '{.spec.ports[*].port}'
+check "config maps hold fe.conf and be.conf" equals "mem_limit = 80%" sh -c "kubectl -n ${namespace} get cm/demo-be-config -o jsonpath='{.data.be\.conf}' | grep mem_limit"
+check "PDBs exist" kubectl -n "${namespace}" get pdb/demo-fe pdb/demo-be
+check "admin Secret was created" kubectl -n "${namespace}" get secret/demo-admin
+check "PVCs were created for BE" eventually 30 equals "3" sh -c "kubectl -n ${namespace} get pvc -o name | grep -c data-demo-be-"
+check "an event was recorded" eventually 30 sh -c "kubectl -n ${namespace} get events -o jsonpath='{.items[*].reason}' | grep -q FrontendUnreachable"
+
+say "config change rolls BE"
+old_hash="$(jsonpath statefulset/demo-be '{.spec.template.metadata.annotations.starrocks\.cairn\.dev/config-hash}')"
+apply_demo "70%" "cairn:0.1.0" 3
+check "BE config hash changes" eventually 60 sh -c "[ \"\$(kubectl -n ${namespace} get sts/demo-be -o jsonpath='{.spec.template.metadata.annotations.starrocks\.cairn\.dev/config-hash}')\" != '${old_hash}' ]"
+check "BE rolls out" kubectl -n "${namespace}" rollout status statefulset/demo-be --timeout=120s
+
+say "image change rolls FE before BE"
+samples="${work}/image-samples.txt"
+( for _ in $(seq 1 400); do
+    echo "$(jsonpath sts/demo-fe '{.spec.template.spec.containers[0].image}') $(jsonpath sts/demo-be '{.spec.template.spec.containers[0].image}')"
+    sleep 0.1
+  done > "${samples}" ) &
+sampler=$!
+apply_demo "70%" "cairn:0.2.0" 3
+check "BE reaches the new image" eventually 120 equals "cairn:0.2.0" jsonpath sts/demo-be '{.spec.template.spec.containers[0].image}'
+kill "${sampler}" 2>/dev/null || true; wait "${sampler}" 2>/dev/null || true
+check "BE never ran ahead of FE" sh -c "! grep -q 'cairn:0.1.0 cairn:0.2.0' '${samples}'"
+if grep -q 'cairn:0.2.0 cairn:0.1.0' "${samples}"; then say "observed FE on the new image while BE waited"; fi
+check "both roll out" kubectl -n "${namespace}" rollout status statefulset/demo-be --timeout=120s
+
+say "scaling"
+check "scale subresource scales BE up" kubectl -n "${namespace}" scale src/demo --replicas=4
+check "BE StatefulSet grows to 4" eventually 60 equals "4" jsonpath sts/demo-be '{.spec.replicas}'
+check "status reports 4/4" eventually 120 equals "4/4" jsonpath src/demo '{.status.be.readiness}'
+kubectl -n "${namespace}" scale src/demo --replicas=2 >/dev/null
+check "scale-in is refused with a condition" eventually 60 condition_is src/demo Degraded True ScaleInRefused
+check "the StatefulSet keeps 4 replicas" equals "4" jsonpath sts/demo-be '{.spec.replicas}'
+kubectl -n "${namespace}" scale src/demo --replicas=4 >/dev/null
+check "Degraded clears when the spec is restored" eventually 60 condition_is src/demo Degraded False AsExpected
+
+say "Grafana and Kafka wiring"
+check "datasource Secret labelled for the sidecar" equals "1" jsonpath secret/demo-grafana-datasource '{.metadata.labels.grafana_datasource}'
+check "datasource points at the FE service" sh -c "kubectl -n ${namespace} get secret/demo-grafana-datasource -o jsonpath='{.data.cairn-analytics-demo\.yaml}' | base64 -d | grep -q 'url: demo-fe.analytics.svc:9030'"
+check "dashboard ConfigMaps labelled" equals "2" sh -c "kubectl -n ${namespace} get cm -l grafana_dashboard=1 -o name | wc -l | tr -d ' '"
+# grafana-operator's CRDs appear later: the operator must notice and publish its resources.
+for kind in GrafanaDatasource GrafanaDashboard; do
+  plural="$(echo "${kind}" | tr '[:upper:]' '[:lower:]')s"
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ${plural}.grafana.integreatly.org}
+spec:
+  group: grafana.integreatly.org
+  scope: Namespaced
+  names: {kind: ${kind}, plural: ${plural}, singular: $(echo "${kind}" | tr '[:upper:]' '[:lower:]')}
+  versions:
+    - name: v1beta1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+EOF
+done
+kubectl annotate src/demo -n "${namespace}" e2e/poke="$(date +%s)" --overwrite >/dev/null
+check "GrafanaDatasource published once its CRD exists" eventually 120 kubectl -n "${namespace}" get grafanadatasources.grafana.integreatly.org/demo
+check "GrafanaDashboards published" eventually 60 kubectl -n "${namespace}" get grafanadashboards.grafana.integreatly.org/demo-health grafanadashboards.grafana.integreatly.org/demo-tables
+check "Kafka job listed in status" eventually 60 equals "clicks" jsonpath src/demo '{.status.kafkaIngest[0].name}'
+check "Kafka job waits for the FE" equals "Pending" jsonpath src/demo '{.status.kafkaIngest[0].state}'
+
+say "operator restart mid-reconcile"
+apply_demo "60%" "cairn:0.2.0" 4
+sleep 0.3
+kill -9 "${OPERATOR_PID}" 2>/dev/null || true
+wait "${OPERATOR_PID}" 2>/dev/null || true
+OPERATOR_PID=""
+start_operator
+check "restarted operator converges (BE on the new config)" eventually 120 sh -c "kubectl -n ${namespace} get cm/demo-be-config -o jsonpath='{.data.be\.conf}' | grep -q 'mem_limit = 60%'"
+check "rollout completes" kubectl -n "${namespace}" rollout status statefulset/demo-be --timeout=120s
+check "no duplicate StatefulSets" equals "2" sh -c "kubectl -n ${namespace} get sts -l app.kubernetes.io/instance=demo -o name | wc -l | tr -d ' '"
+check "no duplicate Services" equals "4" sh -c "kubectl -n ${namespace} get svc -l app.kubernetes.io/instance=demo -o name | wc -l | tr -d ' '"
+check "one field manager owns the StatefulSet" sh -c "kubectl -n ${namespace} get sts/demo-be -o jsonpath='{.metadata.managedFields[*].manager}' | grep -q cairn-operator"
+
+say "metrics"
+check "/metrics counts reconciles" sh -c "curl -sf http://127.0.0.1:${metrics_port}/metrics | grep -q '^cairn_operator_reconciliations_total [1-9]'"
+
+say "deletion"
+check "cluster deletes (finalizer completes)" kubectl -n "${namespace}" delete src/demo --wait=true --timeout=120s
+check "StatefulSets are garbage-collected" eventually 120 equals "" sh -c "kubectl -n ${namespace} get sts -l app.kubernetes.io/instance=demo -o name"
+check "Services, ConfigMaps and Secrets are garbage-collected" eventually 120 equals "" sh -c "kubectl -n ${namespace} get svc,cm,secret,pdb -l app.kubernetes.io/instance=demo -o name"
+check "PVCs are retained (pvcRetentionPolicy.whenDeleted: Retain)" sh -c "kubectl -n ${namespace} get pvc -o name | grep -q data-demo-be-0"
+
+[ "${failed}" -eq 0 ]
