@@ -1,4 +1,4 @@
-# Starts a real Kubernetes control plane on this machine: etcd, kube-apiserver,
+# Starts a real Kubernetes control plane on this machine: etcd (3.6, built from its Go module), kube-apiserver,
 # kube-controller-manager, kube-scheduler, and kwok simulating nodes (pods get scheduled and are
 # marked Running/Ready without a kubelet). A small loop stands in for a volume provisioner by
 # creating a hostPath PersistentVolume pre-bound to each pending PVC.
@@ -50,7 +50,7 @@ control_plane_start() {
   echo "${token},cairn-e2e-admin,cairn-e2e-admin,system:masters" > "${pki}/tokens.csv"
 
   cp_log "starting etcd on ${etcd_port}"
-  etcd --data-dir "${work}/etcd" \
+  "${bin}/etcd" --data-dir "${work}/etcd" \
     --listen-client-urls "http://127.0.0.1:${etcd_port}" --advertise-client-urls "http://127.0.0.1:${etcd_port}" \
     --listen-peer-urls "http://127.0.0.1:${etcd_peer_port}" --initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer_port}" \
     --initial-cluster "default=http://127.0.0.1:${etcd_peer_port}" --name default \

@@ -215,14 +215,19 @@ kill -9 "${OPERATOR_PID}" 2>/dev/null || true
 wait "${OPERATOR_PID}" 2>/dev/null || true
 OPERATOR_PID=""
 start_operator
+# The killed leader never released the Lease: the new process takes it once it expires.
+check "restarted operator takes the Lease" eventually 60 equals "cairn-operator-${OPERATOR_PID}" kubectl -n cairn-system get lease cairn-operator -o 'jsonpath={.spec.holderIdentity}'
 check "restarted operator converges (BE on the new config)" eventually 120 sh -c "kubectl -n ${namespace} get cm/demo-be-config -o jsonpath='{.data.be\.conf}' | grep -q 'mem_limit = 60%'"
 check "rollout completes" kubectl -n "${namespace}" rollout status statefulset/demo-be --timeout=120s
+apply_demo "50%" "cairn:0.2.0" 4
+check "the new leader acts on later changes" eventually 60 sh -c "kubectl -n ${namespace} get cm/demo-be-config -o jsonpath='{.data.be\.conf}' | grep -q 'mem_limit = 50%'"
 check "no duplicate StatefulSets" equals "2" sh -c "kubectl -n ${namespace} get sts -l app.kubernetes.io/instance=demo -o name | wc -l | tr -d ' '"
 check "no duplicate Services" equals "4" sh -c "kubectl -n ${namespace} get svc -l app.kubernetes.io/instance=demo -o name | wc -l | tr -d ' '"
 check "one field manager owns the StatefulSet" sh -c "kubectl -n ${namespace} get sts/demo-be -o jsonpath='{.metadata.managedFields[*].manager}' | grep -q cairn-operator"
 
 say "metrics"
-check "/metrics counts reconciles" sh -c "curl -sf http://127.0.0.1:${metrics_port}/metrics | grep -q '^cairn_operator_reconciliations_total [1-9]'"
+check "/metrics counts reconciles" eventually 30 sh -c "curl -sf http://127.0.0.1:${metrics_port}/metrics > '${work}/metrics.txt' && grep -q '^cairn_operator_reconciliations_total [1-9]' '${work}/metrics.txt'"
+check "/metrics has the duration histogram" grep -q '^cairn_operator_reconcile_duration_seconds_count [1-9]' "${work}/metrics.txt"
 
 say "deletion"
 check "cluster deletes (finalizer completes)" kubectl -n "${namespace}" delete src/demo --wait=true --timeout=120s

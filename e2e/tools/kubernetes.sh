@@ -3,7 +3,7 @@
 # and Debian's packages only, into a cache that later runs reuse:
 #
 #   ${CAIRN_CACHE:-$HOME/.cache/cairn}/kubernetes/<version>/bin/
-#     kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm
+#     etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm
 #
 # kube-* and kubectl come from k8s.io/kubernetes at a pinned release. That module's go.mod points
 # its staging modules (k8s.io/api, k8s.io/client-go, ...) at ./staging/src, which a dependent
@@ -15,6 +15,11 @@ set -euo pipefail
 
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.34.4}"
 KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"
+# Debian's etcd-server is 3.4, which lacks the watch progress requests Kubernetes 1.34 relies on:
+# watch streams end with "RequestWatchProgress is disabled" and kwok sees pod changes only on
+# re-list, tens of seconds late. So etcd is built from its Go module, the version
+# k8s.io/kubernetes itself requires.
+ETCD_VERSION="${ETCD_VERSION:-v3.6.4}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 
 cache_root="${CAIRN_CACHE:-$HOME/.cache/cairn}/kubernetes/${KUBERNETES_VERSION}"
@@ -22,17 +27,6 @@ bin_dir="${cache_root}/bin"
 mkdir -p "${bin_dir}"
 
 log() { echo "kubernetes.sh: $*" >&2; }
-
-# etcd from Debian: the package ships /usr/bin/etcd.
-if ! command -v etcd >/dev/null 2>&1; then
-  log "installing etcd-server from Debian"
-  if ! apt-get install -y -qq etcd-server >&2 2>/dev/null; then
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >&2
-  fi
-  # The package enables a system service on install; the harness runs its own etcd.
-  (systemctl stop etcd 2>/dev/null || service etcd stop 2>/dev/null || true) >&2
-fi
 
 # Go builds are niced so that other builds on the machine keep a core.
 go_build() { nice -n 19 go "$@"; }
@@ -99,6 +93,18 @@ for command in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if [ ! -x "${bin_dir}/${command}" ]; then build_kubernetes; break; fi
 done
 
+if [ ! -x "${bin_dir}/etcd" ]; then
+  # go.etcd.io/etcd/server/v3 has a main package but replace directives, which `go install
+  # module@version` refuses; a wrapper module builds it with the published dependencies.
+  log "building etcd ${ETCD_VERSION}"
+  etcd_work="${cache_root}/etcd-wrapper"
+  mkdir -p "${etcd_work}"
+  printf 'module cairn.dev/e2e/etcd\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "${ETCD_VERSION}" > "${etcd_work}/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > "${etcd_work}/tools.go"
+  (cd "${etcd_work}" && GOFLAGS=-mod=mod go mod tidy -e >&2 \
+    && CGO_ENABLED=0 go_build build -trimpath -ldflags "-s -w" -o "${bin_dir}/etcd.partial" go.etcd.io/etcd/server/v3 >&2)
+  mv "${bin_dir}/etcd.partial" "${bin_dir}/etcd"
+fi
 if [ ! -x "${bin_dir}/kwok" ]; then
   log "go install kwok ${KWOK_VERSION}"
   GOBIN="${bin_dir}" CGO_ENABLED=0 go_build install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" >&2

@@ -97,6 +97,18 @@ impl ColumnType {
         )
     }
 
+    /// The type as `DESCRIBE` and `SHOW COLUMNS` print it: without MySQL's display widths.
+    pub fn describe(&self) -> String {
+        match self {
+            ColumnType::TinyInt => "tinyint".to_string(),
+            ColumnType::SmallInt => "smallint".to_string(),
+            ColumnType::Int => "int".to_string(),
+            ColumnType::BigInt => "bigint".to_string(),
+            ColumnType::LargeInt => "largeint".to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether a value of this type may be a key, distribution or partition column.
     /// StarRocks refuses FLOAT, DOUBLE and JSON there.
     pub fn can_be_key(&self) -> bool {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::sql::sqlparser::ast::{Expr, Query, SetExpr, UnaryOperator, Value};
 use datafusion::arrow::util::display::FormatOptions;
 
 use cairn_common::{ColumnDefinition, ColumnType, DefaultValue, ErrorCode};
@@ -21,6 +22,40 @@ fn first_row_where(mask: impl Iterator<Item = bool>) -> usize {
     mask.enumerate().find(|(_, bad)| *bad).map(|(index, _)| index + 1).unwrap_or(1)
 }
 
+/// The MySQL error for a value that does not fit a column.
+fn conversion_error(array: &ArrayRef, column: &ColumnDefinition, target: &DataType, row_offset: usize) -> FeError {
+    // Find the first value a lenient cast turns into NULL: that is the one that failed.
+    let lenient = cast_with_options(array, target, &CastOptions::default()).ok();
+    let index = lenient.and_then(|lenient| (0..array.len()).find(|&i| array.is_valid(i) && lenient.is_null(i)));
+    let row = index.map(|index| index + 1).unwrap_or(1) + row_offset;
+    let shown = index
+        .and_then(|index| datafusion::arrow::util::display::array_value_to_string(array, index).ok())
+        .unwrap_or_default();
+    let numeric_text = shown.trim().parse::<f64>().is_ok();
+    match column.column_type {
+        ColumnType::Date | ColumnType::DateTime => FeError::user(
+            ErrorCode::TRUNCATED_WRONG_VALUE,
+            format!(
+                "Incorrect {} value: '{shown}' for column '{}' at row {row}",
+                if column.column_type == ColumnType::Date { "date" } else { "datetime" },
+                column.name
+            ),
+        ),
+        column_type if array.data_type().is_numeric() || (numeric_text && !column_type.is_string()) => FeError::user(
+            ErrorCode::WARN_DATA_OUT_OF_RANGE,
+            format!("Out of range value for column '{}' at row {row}", column.name),
+        ),
+        column_type => FeError::user(
+            ErrorCode::TRUNCATED_WRONG_VALUE_FOR_FIELD,
+            format!(
+                "Incorrect {} value: '{shown}' for column '{}' at row {row}",
+                crate::information_schema::mysql_data_type(column_type),
+                column.name
+            ),
+        ),
+    }
+}
+
 /// Casts `array` to the column's type, turning failures into the MySQL error naming the
 /// column and row.
 pub fn cast_to_column(array: &ArrayRef, column: &ColumnDefinition, row_offset: usize) -> Result<ArrayRef, FeError> {
@@ -28,31 +63,8 @@ pub fn cast_to_column(array: &ArrayRef, column: &ColumnDefinition, row_offset: u
     let values = if array.data_type() == &target {
         Arc::clone(array)
     } else {
-        cast_with_options(array, &target, &STRICT).map_err(|error| {
-            // Find the row whose value failed: a lenient cast leaves it NULL.
-            let lenient = cast_with_options(array, &target, &CastOptions::default()).ok();
-            let row = lenient
-                .map(|lenient| {
-                    first_row_where((0..array.len()).map(|i| array.is_valid(i) && lenient.is_null(i)))
-                })
-                .unwrap_or(1)
-                + row_offset;
-            let text = error.to_string();
-            if text.contains("overflow") || text.contains("Can't cast value") || text.contains("too large") {
-                FeError::user(
-                    ErrorCode::WARN_DATA_OUT_OF_RANGE,
-                    format!("Out of range value for column '{}' at row {row}", column.name),
-                )
-            } else {
-                FeError::user(
-                    ErrorCode::TRUNCATED_WRONG_VALUE_FOR_FIELD,
-                    format!(
-                        "Incorrect {} value for column '{}' at row {row}: {text}",
-                        column.column_type, column.name
-                    ),
-                )
-            }
-        })?
+        cast_with_options(array, &target, &STRICT)
+            .map_err(|_| conversion_error(array, column, &target, row_offset))?
     };
     if let ColumnType::Varchar { length } | ColumnType::Char { length } = column.column_type {
         if let Some(strings) = values.as_string_opt::<i32>() {
@@ -125,4 +137,58 @@ pub fn conform_batch(
     }
     RecordBatch::try_new(Arc::clone(table_schema), arrays)
         .map_err(|error| FeError::internal(format!("failed to build rows for the table: {error}")))
+}
+
+/// The rows of an `INSERT ... VALUES` made only of literals, as text per value (`None` for
+/// NULL). Such rows are cast column by column, so a bad value is reported with its column
+/// and row, and a large VALUES list skips planning. `None` when any value is an expression.
+pub fn literal_values(query: &Query) -> Option<Vec<Vec<Option<String>>>> {
+    if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+        return None;
+    }
+    let SetExpr::Values(values) = query.body.as_ref() else {
+        return None;
+    };
+    fn literal(expr: &Expr) -> Option<Option<String>> {
+        match expr {
+            Expr::Value(value) => match &value.value {
+                Value::Number(number, _) => Some(Some(number.clone())),
+                Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) => Some(Some(text.clone())),
+                Value::Boolean(flag) => Some(Some(if *flag { "1" } else { "0" }.to_string())),
+                Value::Null => Some(None),
+                _ => None,
+            },
+            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {
+                Expr::Value(value) => match &value.value {
+                    Value::Number(number, _) => Some(Some(format!("-{number}"))),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    values
+        .rows
+        .iter()
+        .map(|row| row.content.iter().map(literal).collect::<Option<Vec<_>>>())
+        .collect()
+}
+
+/// A batch of text columns from literal rows, checked for the column count.
+pub fn literal_batch(rows: &[Vec<Option<String>>], columns: usize) -> Result<RecordBatch, FeError> {
+    if let Some(index) = rows.iter().position(|row| row.len() != columns) {
+        return Err(FeError::user(
+            ErrorCode::WRONG_VALUE_COUNT_ON_ROW,
+            format!("Column count doesn't match value count at row {}", index + 1),
+        ));
+    }
+    let fields: Vec<Field> = (0..columns).map(|index| Field::new(format!("column{index}"), DataType::Utf8, true)).collect();
+    let arrays: Vec<ArrayRef> = (0..columns)
+        .map(|column| {
+            Arc::new(StringArray::from(rows.iter().map(|row| row[column].clone()).collect::<Vec<_>>())) as ArrayRef
+        })
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|error| FeError::internal(format!("failed to build inserted rows: {error}")))
 }

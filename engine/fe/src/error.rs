@@ -74,8 +74,21 @@ impl FeError {
 fn quoted_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let start = text.find(marker)? + marker.len();
     let rest = &text[start..];
-    let end = rest.find('\'')?;
+    let end = rest.find(['\'', '"'])?;
     Some(&rest[..end])
+}
+
+/// The MySQL code of a parse error: most are syntax errors, a few name a schema problem.
+pub fn parse_error(error: &cairn_sql::ParseError) -> FeError {
+    let message = error.to_string();
+    let code = if message.starts_with("Duplicate column name") {
+        ErrorCode::DUPLICATE_FIELD_NAME
+    } else if message.starts_with("Query was empty") {
+        ErrorCode::EMPTY_QUERY
+    } else {
+        ErrorCode::PARSE
+    };
+    FeError::user(code, message)
 }
 
 /// Maps DataFusion's errors to the MySQL codes clients switch on.
@@ -86,6 +99,15 @@ fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
             ErrorCode::PARSE,
             format!("You have an error in your SQL syntax: {parser_error}"),
         ),
+        DataFusionError::SchemaError(schema_error, _)
+            if matches!(schema_error.as_ref(), datafusion::common::SchemaError::FieldNotFound { .. }) =>
+        {
+            let name = match schema_error.as_ref() {
+                datafusion::common::SchemaError::FieldNotFound { field, .. } => field.name.clone(),
+                _ => String::new(),
+            };
+            (ErrorCode::BAD_FIELD, format!("Unknown column '{name}' in 'field list'"))
+        }
         DataFusionError::SchemaError(schema_error, _) => {
             let text = schema_error.to_string();
             if let Some(column) = quoted_after(&text, "field with unqualified name '")
@@ -96,6 +118,11 @@ fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
             } else {
                 (ErrorCode::ANALYSIS, text)
             }
+        }
+        DataFusionError::Plan(message) if message.contains("has no type information") => {
+            let name = quoted_after(message, "[\"").map(|name| name.trim_start_matches('@').to_string());
+            let name = name.unwrap_or_else(|| message.clone());
+            (ErrorCode::UNKNOWN_SYSTEM_VARIABLE, format!("Unknown system variable '{name}'"))
         }
         DataFusionError::Plan(message) => {
             if let Some(name) = quoted_after(message, "table '") {
@@ -116,7 +143,12 @@ fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
             if text.contains("Divide by zero") {
                 (ErrorCode::DIVISION_BY_ZERO, "Division by 0".to_string())
             } else if text.contains("Cast error") || text.contains("Parser error") {
-                (ErrorCode::TRUNCATED_WRONG_VALUE, text)
+                // A value of the wrong kind: 1292 for dates and times, 1366 for the rest.
+                if text.contains("Date") || text.contains("Timestamp") || text.contains("Time") {
+                    (ErrorCode::TRUNCATED_WRONG_VALUE, format!("Incorrect datetime value: {text}"))
+                } else {
+                    (ErrorCode::TRUNCATED_WRONG_VALUE_FOR_FIELD, format!("Incorrect value: {text}"))
+                }
             } else if text.contains("overflow") {
                 (ErrorCode::WARN_DATA_OUT_OF_RANGE, text)
             } else {

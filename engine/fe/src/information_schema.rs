@@ -149,7 +149,7 @@ fn schemata(catalog: &Catalog) -> DataFusionResult<(SchemaRef, RecordBatch)> {
     ]);
     let names = std::iter::once("information_schema".to_string()).chain(catalog.databases.keys().cloned());
     for name in names {
-        builder.row(vec![text("def"), text(name), text("utf8mb4"), text("utf8mb4_general_ci"), null()]);
+        builder.row(vec![text("def"), text(name), text("utf8"), text("utf8_general_ci"), null()]);
     }
     builder.build()
 }

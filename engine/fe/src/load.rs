@@ -59,7 +59,9 @@ impl Frontend {
         Err(FeError::internal("partitions for the load could not be created"))
     }
 
-    /// Loads rows (in the table's column order and types) as one transaction.
+    /// Loads rows (in the table's column order and types) as one transaction. For an
+    /// overwrite the caller must hold [`crate::transaction::TransactionManager::table_lock`]
+    /// since reading what it writes, so no other commit lands in between.
     pub async fn load_rows(
         &self,
         database: &str,
@@ -69,18 +71,15 @@ impl Frontend {
         overwrite: Overwrite,
     ) -> Result<TransactionOutcome, FeError> {
         let (database_id, table) = self.table_snapshot(database, table_name)?;
-        let table_lock = self.transactions.table_lock(table.id);
-        // An overwrite must see no commit between its read and its publish.
-        let overwrite_guard = match overwrite {
-            Overwrite::AllPartitions => Some(table_lock.lock().await),
-            Overwrite::No => None,
-        };
         let mut transaction = self.transactions.begin(database_id, table.id, label)?;
         let result = self
             .write_transaction(&mut transaction, database_id, database, table, &batches, &overwrite)
             .await;
         let outcome = match result {
-            Ok(()) if overwrite_guard.is_some() => self.transactions.commit_locked(&mut transaction).await,
+            // The caller of an overwrite holds the table lock from its read to this commit.
+            Ok(()) if matches!(overwrite, Overwrite::AllPartitions) => {
+                self.transactions.commit_locked(&mut transaction).await
+            }
             Ok(()) => self.transactions.commit(&mut transaction).await,
             Err(error) => Err(error),
         };

@@ -106,7 +106,9 @@ impl FeSession {
             .with_information_schema(false)
             .with_target_partitions(num_cpus())
             // MySQL sorts NULL as the smallest value: first ascending, last descending.
-            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
+            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min")
+            // Tables store strings as Utf8; casts producing Utf8View would only convert back.
+            .set_str("datafusion.sql_parser.map_string_types_to_utf8view", "false");
         let context = SessionContext::new_with_config(config);
         context.register_catalog(
             CATALOG_NAME,
@@ -265,6 +267,8 @@ impl FeSession {
 
     /// Plans and runs a query with DataFusion, streaming its rows.
     pub async fn run_query(&mut self, mut statement: SqlStatement) -> Result<QueryResponse, FeError> {
+        name_columns_as_written(&mut statement);
+        crate::table_provider::encode_partition_selection(&mut statement);
         cairn_functions::rewrite_statement(&mut statement, &self.settings())
             .map_err(|error| FeError::analysis(error.to_string()))?;
         let plan = self.plan(statement).await?;
@@ -312,6 +316,7 @@ impl FeSession {
 
     /// Runs a query and collects its rows (for INSERT ... SELECT and DELETE).
     pub async fn collect_query(&self, mut statement: SqlStatement) -> Result<Vec<RecordBatch>, FeError> {
+        crate::table_provider::encode_partition_selection(&mut statement);
         cairn_functions::rewrite_statement(&mut statement, &self.settings())
             .map_err(|error| FeError::analysis(error.to_string()))?;
         let plan = self.plan(statement).await?;
@@ -347,7 +352,10 @@ impl FeSession {
         let InsertSource::Query(query) = insert.source;
         let table_lock = self.frontend.transactions.table_lock(table.id);
         let _guard = if insert.overwrite { Some(table_lock.lock().await) } else { None };
-        let source = self.collect_query(SqlStatement::Query(query)).await?;
+        let source = match crate::convert::literal_values(&query) {
+            Some(rows) => vec![crate::convert::literal_batch(&rows, target_columns.len())?],
+            None => self.collect_query(SqlStatement::Query(query)).await?,
+        };
         let schema = crate::table_provider::tablet_schema(&table).arrow_schema();
         let now = self.now_text();
         let mut batches = Vec::with_capacity(source.len());
@@ -665,7 +673,7 @@ impl FeSession {
     }
 
     async fn run_statements(&mut self, sql: &str) -> Result<QueryResponse, FeError> {
-        let statements = cairn_sql::parse_statements(sql).map_err(|error| FeError::user(ErrorCode::PARSE, error.to_string()))?;
+        let statements = cairn_sql::parse_statements(sql).map_err(|error| crate::error::parse_error(&error))?;
         if statements.is_empty() {
             return Err(FeError::user(ErrorCode::EMPTY_QUERY, "Query was empty"));
         }
@@ -678,6 +686,59 @@ impl FeSession {
             }
         }
         Ok(last)
+    }
+}
+
+/// MySQL names an unaliased result column by the expression's text (`1`, `sum(v)`), where
+/// DataFusion would say `Int64(1)` or `sum(t.v)`. Names that would repeat are left alone,
+/// since DataFusion needs unique projection names.
+fn name_columns_as_written(statement: &mut SqlStatement) {
+    use datafusion::sql::sqlparser::ast::{Ident, SelectItem, SetExpr, TableFactor};
+    let SqlStatement::Query(query) = statement else {
+        return;
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    // MySQL's `FROM DUAL` names no table.
+    if let [from] = select.from.as_slice() {
+        if from.joins.is_empty()
+            && matches!(&from.relation, TableFactor::Table { name, .. } if name.to_string().eq_ignore_ascii_case("dual"))
+        {
+            select.from.clear();
+        }
+    }
+    let names: Vec<Option<String>> = select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(SqlExpr::Identifier(identifier)) => Some(identifier.value.to_lowercase()),
+            SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(parts)) => {
+                parts.last().map(|part| part.value.to_lowercase())
+            }
+            SelectItem::UnnamedExpr(expr) => Some(expr.to_string().to_lowercase()),
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_lowercase()),
+            _ => None,
+        })
+        .collect();
+    for (index, item) in select.projection.iter_mut().enumerate() {
+        let SelectItem::UnnamedExpr(expr) = item else { continue };
+        if matches!(expr, SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_)) {
+            continue;
+        }
+        let text = expr.to_string();
+        let lower = text.to_lowercase();
+        let repeated = names
+            .iter()
+            .enumerate()
+            .any(|(other, name)| other != index && name.as_deref() == Some(lower.as_str()));
+        if repeated || text.len() > 256 {
+            continue;
+        }
+        *item = SelectItem::ExprWithAlias {
+            expr: expr.clone(),
+            alias: Ident::with_quote('`', text),
+        };
     }
 }
 

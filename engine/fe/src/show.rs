@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, UnaryOperator, Value};
 use futures::StreamExt;
 
 use cairn_common::{
-    ColumnType, DefaultValue, DistributionDesc, ErrorCode, KeysType, PartitionDesc, TableDefinition,
+    ColumnType, DefaultValue, DistributionDesc, ErrorCode, PartitionDesc, TableDefinition,
 };
 use cairn_mysql::{Column, QueryResponse};
 use cairn_sql::ast::{QualifiedName, ShowFilter, Statement};
@@ -227,7 +227,7 @@ fn describe_rows(table: &Table) -> Vec<Row> {
         .map(|column| {
             vec![
                 cell(&column.name),
-                cell(column.column_type),
+                cell(column.column_type.describe()),
                 cell(if column.nullable { "YES" } else { "NO" }),
                 cell(if column.is_key { "true" } else { "false" }),
                 match &column.default {
@@ -241,36 +241,20 @@ fn describe_rows(table: &Table) -> Vec<Row> {
         .collect()
 }
 
+/// StarRocks answers SHOW COLUMNS like DESCRIBE: key as `true`/`false`, no privileges.
 fn show_columns_rows(table: &Table, full: bool) -> Vec<Row> {
-    table
-        .columns()
-        .iter()
-        .map(|column| {
-            let key = match (column.is_key, table.keys_type()) {
-                (true, KeysType::Primary) => "PRI",
-                (true, _) => "DUP",
-                _ => "",
-            };
-            let default = match &column.default {
-                Some(DefaultValue::Literal(value)) => cell(value),
-                Some(DefaultValue::CurrentTimestamp) => cell("CURRENT_TIMESTAMP"),
-                _ => None,
-            };
-            let null = cell(if column.nullable { "YES" } else { "NO" });
+    describe_rows(table)
+        .into_iter()
+        .zip(table.columns())
+        .map(|(row, column)| {
             if full {
-                vec![
-                    cell(&column.name),
-                    cell(column.column_type),
-                    if column.column_type.is_string() { cell("utf8_general_ci") } else { None },
-                    null,
-                    cell(key),
-                    default,
-                    cell(""),
-                    cell("select,insert,update,references"),
-                    cell(&column.comment),
-                ]
+                let mut full_row = row;
+                full_row.insert(2, None);
+                full_row.push(cell(""));
+                full_row.push(cell(&column.comment));
+                full_row
             } else {
-                vec![cell(&column.name), cell(column.column_type), null, cell(key), default, cell("")]
+                row
             }
         })
         .collect()
@@ -370,7 +354,7 @@ pub async fn show(session: &mut FeSession, statement: Statement) -> Result<Query
                 cairn_sql::ast::VariableScope::Global => frontend.global_variables.read().clone(),
                 cairn_sql::ast::VariableScope::Session => session.variables().read().system.clone(),
             };
-            let rows = variables.iter().map(|(name, value)| vec![cell(name), cell(value.as_text())]).collect();
+            let rows = variables.iter().map(|(name, value)| vec![cell(name), cell(crate::variables::show_value(name, value))]).collect();
             filtered(&["Variable_name", "Value"], rows, filter).await
         }
         Statement::ShowStatus { filter } => {

@@ -50,6 +50,44 @@ pub fn tablet_schema(table: &Table) -> TabletSchema {
     }
 }
 
+/// Separates a table name from the partitions a query selects with `t PARTITION (p1, p2)`.
+/// DataFusion ignores that clause, so it travels inside the name our catalog is asked for.
+const PARTITION_MARKER: &str = "\u{1f}partitions\u{1f}";
+
+/// Moves `PARTITION (...)` of table references into the table name (see [`PARTITION_MARKER`]),
+/// keeping the table's own name as its alias so qualified columns still resolve.
+pub fn encode_partition_selection(statement: &mut datafusion::sql::sqlparser::ast::Statement) {
+    use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, TableAlias, TableFactor, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+
+    struct Encoder;
+    impl VisitorMut for Encoder {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, table_factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table { name, alias, partitions, .. } = table_factor {
+                if partitions.is_empty() {
+                    return ControlFlow::Continue(());
+                }
+                let selected: Vec<String> = partitions.iter().map(|partition| partition.value.clone()).collect();
+                partitions.clear();
+                if let Some(ObjectNamePart::Identifier(last)) = name.0.last_mut() {
+                    if alias.is_none() {
+                        *alias = Some(TableAlias {
+                            explicit: true,
+                            name: last.clone(),
+                            columns: Vec::new(),
+                            at: None,
+                        });
+                    }
+                    *last = Ident::with_quote('`', format!("{}{PARTITION_MARKER}{}", last.value, selected.join(",")));
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Encoder);
+}
+
 /// The catalog DataFusion sees: databases as schemas, plus `information_schema`.
 pub struct CairnCatalog {
     metadata: Arc<Metadata>,
@@ -114,21 +152,40 @@ impl SchemaProvider for DatabaseSchema {
     }
 
     async fn table(&self, name: &str) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
+        let (name, selected) = match name.split_once(PARTITION_MARKER) {
+            Some((name, partitions)) => (name, Some(partitions.split(',').map(str::to_string).collect::<Vec<_>>())),
+            None => (name, None),
+        };
         let table = self
             .metadata
             .read()
             .database(&self.database)
             .and_then(|database| database.table(name).cloned());
-        Ok(table.map(|table| {
-            Arc::new(OlapTable {
-                schema: planner_schema(&table),
-                table,
-                backend: Arc::clone(&self.backend),
-            }) as Arc<dyn TableProvider>
-        }))
+        let Some(mut table) = table else {
+            return Ok(None);
+        };
+        if let Some(selected) = selected {
+            for partition in &selected {
+                if !table.partitions.keys().any(|existing| existing.eq_ignore_ascii_case(partition)) {
+                    return Err(DataFusionError::Plan(format!(
+                        "Unknown partition '{partition}' in table '{}'",
+                        table.name()
+                    )));
+                }
+            }
+            table
+                .partitions
+                .retain(|existing, _| selected.iter().any(|partition| partition.eq_ignore_ascii_case(existing)));
+        }
+        Ok(Some(Arc::new(OlapTable {
+            schema: planner_schema(&table),
+            table,
+            backend: Arc::clone(&self.backend),
+        }) as Arc<dyn TableProvider>))
     }
 
     fn table_exist(&self, name: &str) -> bool {
+        let name = name.split_once(PARTITION_MARKER).map_or(name, |(name, _)| name);
         self.metadata
             .read()
             .database(&self.database)

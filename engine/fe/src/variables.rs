@@ -107,6 +107,25 @@ pub fn default_variables(config: &FrontendConfig) -> BTreeMap<String, VariableVa
     entries.into_iter().map(|(name, value)| (name.to_string(), value)).collect()
 }
 
+/// Switches SHOW VARIABLES prints as ON/OFF while `@@name` reads 1/0, as in MySQL.
+const SWITCHES: [&str; 6] = [
+    "autocommit",
+    "sql_auto_is_null",
+    "sql_safe_updates",
+    "transaction_read_only",
+    "tx_read_only",
+    "performance_schema",
+];
+
+pub fn show_value(name: &str, value: &VariableValue) -> String {
+    match value {
+        VariableValue::Integer(number) if SWITCHES.contains(&name) => {
+            if *number == 0 { "OFF" } else { "ON" }.to_string()
+        }
+        other => other.as_text(),
+    }
+}
+
 /// `@@session.autocommit`, `@@GLOBAL.x`, `@@x` and `x` all name `x`.
 pub fn variable_name(parts: &[String]) -> String {
     let joined = parts.join(".");
