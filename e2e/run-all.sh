@@ -9,14 +9,14 @@
 #
 # Usage: e2e/run-all.sh [SUITE...]     (default: all; e.g. `e2e/run-all.sh sqllogictest`)
 # Environment: CAIRN_CACHE (tool cache, default ~/.cache/cairn), CARGO_TARGET_DIR (default
-# ./target), PYTEST_ARGS (extra pytest arguments, e.g. "-k pymysql").
+# $CAIRN_CACHE/target, so a fresh clone reuses compiled dependencies), PYTEST_ARGS (extra pytest arguments, e.g. "-k pymysql").
 set -euo pipefail
 
 repository="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repository"
 
 export CAIRN_CACHE="${CAIRN_CACHE:-$HOME/.cache/cairn}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repository/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CAIRN_CACHE/target}"
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-fuse-ld=mold"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CAIRN_BIN="$CARGO_TARGET_DIR/debug/cairn"

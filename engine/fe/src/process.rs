@@ -25,6 +25,35 @@ impl CancellationFlag {
     }
 }
 
+/// `KILL CONNECTION`: a flag plus a wake-up for the connection waiting on its client.
+#[derive(Debug, Clone, Default)]
+pub struct KillSwitch {
+    flag: CancellationFlag,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl KillSwitch {
+    pub fn kill(&self) {
+        self.flag.cancel();
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.flag.is_cancelled()
+    }
+
+    /// Resolves once [`KillSwitch::kill`] was called.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.flag.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ProcessInfo {
     pub connection_id: u64,
@@ -36,7 +65,7 @@ pub struct ProcessInfo {
     pub state: String,
     pub info: Option<String>,
     pub cancel_query: CancellationFlag,
-    pub kill_connection: CancellationFlag,
+    pub kill_connection: KillSwitch,
 }
 
 #[derive(Default)]

@@ -24,7 +24,7 @@ use cairn_sql::ast::{Insert, InsertSource, QualifiedName, SetAssignment, Stateme
 use crate::error::FeError;
 use crate::frontend::Frontend;
 use crate::load::Overwrite;
-use crate::process::{CancellationFlag, ProcessInfo};
+use crate::process::{CancellationFlag, KillSwitch, ProcessInfo};
 use crate::table_provider::CairnCatalog;
 use crate::variables::{SessionVariables, SharedVariables, SystemVariables, UserVariables, VariableValue, variable_name};
 
@@ -92,6 +92,7 @@ pub struct FeSession {
     variables: SharedVariables,
     context: SessionContext,
     cancel: CancellationFlag,
+    kill: KillSwitch,
 }
 
 impl FeSession {
@@ -126,6 +127,7 @@ impl FeSession {
         cairn_functions::set_session_time_zone(&context, &time_zone)
             .map_err(|error| FeError::internal(error.to_string()))?;
         let cancel = CancellationFlag::default();
+        let kill = KillSwitch::default();
         frontend.processes.register(ProcessInfo {
             connection_id,
             user: user.clone(),
@@ -136,7 +138,7 @@ impl FeSession {
             state: String::new(),
             info: None,
             cancel_query: cancel.clone(),
-            kill_connection: CancellationFlag::default(),
+            kill_connection: kill.clone(),
         });
         frontend.metrics.connections.inc();
         Ok(FeSession {
@@ -149,6 +151,7 @@ impl FeSession {
             variables,
             context,
             cancel,
+            kill,
         })
     }
 
@@ -588,7 +591,7 @@ impl FeSession {
                 }
                 process.cancel_query.cancel();
                 if !query_only {
-                    process.kill_connection.cancel();
+                    process.kill_connection.kill();
                 }
                 Ok(QueryResponse::ok())
             }
@@ -796,6 +799,11 @@ impl cairn_mysql::Session for FeSession {
     fn status_flags(&self) -> StatusFlags {
         let autocommit = self.variables.read().system.get("autocommit") != Some(&VariableValue::Integer(0));
         if autocommit { StatusFlags::AUTOCOMMIT } else { StatusFlags::empty() }
+    }
+
+    fn killed(&self) -> futures::future::BoxFuture<'static, ()> {
+        let kill = self.kill.clone();
+        Box::pin(async move { kill.wait().await })
     }
 
     async fn close(&mut self) {

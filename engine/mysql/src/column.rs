@@ -175,9 +175,8 @@ impl Column {
     /// The default mapping of an engine result field to a MySQL column:
     /// Boolean to TINY(1); Int8/16/32/64 to TINY/SHORT/LONG/LONGLONG (unsigned types add
     /// UNSIGNED); Float32/64 to FLOAT/DOUBLE; Decimal to NEWDECIMAL with its scale; Date to
-    /// DATE; Timestamp to DATETIME with fractional digits by unit (0 for seconds, 3 for
-    /// milliseconds, 6 finer) unless the `starrocks.type` metadata names a `datetime` or
-    /// `datetime(n)`; strings to VAR_STRING utf8; binary to BLOB; Null to NULL; dictionaries as
+    /// DATE; Timestamp to DATETIME, printing a fraction only when a value has one, unless the
+    /// `starrocks.type` metadata names a `datetime(n)`; strings to VAR_STRING utf8; binary to BLOB; Null to NULL; dictionaries as
     /// their values; anything else to VAR_STRING holding Arrow's display text. Metadata
     /// `starrocks.type` = `largeint...` gives VAR_STRING of width 40 holding the integer.
     /// Non-nullable fields get NOT_NULL.
@@ -279,7 +278,8 @@ fn set_type_from_arrow(column: &mut Column, data_type: &DataType) {
             let decimals = 0;
             (
                 ColumnType::DateTime,
-                datetime_length(decimals),
+                // Long enough for the fraction that a value may still carry.
+                datetime_length(6),
                 decimals,
                 ColumnFlags::BINARY,
                 BINARY_CHARSET,
@@ -334,6 +334,8 @@ fn parenthesized_number(text: &str) -> Option<u8> {
 mod tests {
     use std::collections::HashMap;
 
+    use arrow::datatypes::TimeUnit;
+
     use super::*;
 
     #[test]
@@ -351,14 +353,14 @@ mod tests {
             (
                 DataType::Timestamp(TimeUnit::Second, None),
                 ColumnType::DateTime,
-                19,
+                26,
                 0,
             ),
             (
                 DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
                 ColumnType::DateTime,
                 26,
-                6,
+                0,
             ),
             (DataType::Utf8, ColumnType::VarString, 65533 * 3, 0),
             (DataType::Utf8View, ColumnType::VarString, 65533 * 3, 0),

@@ -115,7 +115,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         }
         loop {
             self.packets.reset_sequence();
-            let outcome = match self.packets.read_packet().await {
+            let read = tokio::select! {
+                read = self.packets.read_packet() => read,
+                () = self.session.killed() => {
+                    debug!(connection_id = self.connection_id, "connection killed");
+                    break;
+                }
+            };
+            let outcome = match read {
                 Ok(packet) => self.dispatch(&packet).await,
                 Err(error) => Err(error),
             };

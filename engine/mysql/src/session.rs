@@ -51,6 +51,11 @@ pub trait Session: Send {
     }
     /// Called once when the client quits or disconnects.
     async fn close(&mut self) {}
+    /// Resolves when another session KILLs this connection; the server then closes it, even
+    /// while it waits for the client's next command.
+    fn killed(&self) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(std::future::pending::<()>())
+    }
 }
 
 /// The answer to one statement.

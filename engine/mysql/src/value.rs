@@ -739,9 +739,10 @@ mod tests {
         );
         let micros = 1_704_067_200_000_000i64 + 3_723_000_000 + 120_000;
         let timestamps: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![micros, 0]));
+        // Without a declared precision the fraction shows only when it is not zero.
         assert_eq!(
             text(timestamps.clone(), 0),
-            some(&["2024-01-01 01:02:03", "1970-01-01 00:00:00"])
+            some(&["2024-01-01 01:02:03.120000", "1970-01-01 00:00:00"])
         );
         assert_eq!(
             text(timestamps.clone(), 6),

@@ -361,7 +361,8 @@ async fn text_queries_with_mysql_async() -> Result<()> {
         "0.1",
         "12.30",
         "2024-01-02",
-        "2024-01-02 03:04:05.000000",
+        // DATETIME prints a fraction only when the value has one, as StarRocks does.
+        "2024-01-02 03:04:05",
         "héllo",
     ];
     for (index, expected) in expected_first.iter().enumerate() {
