@@ -56,7 +56,7 @@ def rows_per_label(server: CairnServer) -> dict[str, int]:
     session.close()
     for label, count, distinct in rows:
         assert count == distinct, f"label {label} has duplicated rows: {count} rows, {distinct} distinct"
-    return {label: count for label, count in rows}
+    return {label: count for label, count, _distinct in rows}
 
 
 def test_kill_9_loses_no_acknowledged_load(tmp_path):

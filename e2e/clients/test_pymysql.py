@@ -11,7 +11,8 @@ import pytest
 from cairn_server import create_duplicate_table
 
 LARGEINT_MAX = 2**127 - 1
-LARGEINT_MIN = -(2**127)
+# StarRocks documents LARGEINT as [-2^127 + 1, 2^127 - 1].
+LARGEINT_MIN = -(2**127) + 1
 
 
 def error_code(error: pymysql.err.MySQLError) -> int:

@@ -23,7 +23,7 @@ PROPERTIES ('replication_num' = '1')";
 
 /// Pushes readings forever; reconnects when the connection drops.
 pub(crate) async fn run_sensors(query_port: u16) {
-    let url = format!("mysql://root@127.0.0.1:{query_port}");
+    let url = format!("mysql://root@127.0.0.1:{query_port}?prefer_socket=false");
     loop {
         if let Err(error) = push(&url).await {
             warn!(%error, "sensor demo lost its connection; retrying");

@@ -56,11 +56,73 @@ fn conversion_error(array: &ArrayRef, column: &ColumnDefinition, target: &DataTy
     }
 }
 
+/// LARGEINT values. Its range, ±(2^127 - 1), has 39 digits, one more than Decimal128's
+/// precision, so values are parsed into `i128` directly instead of through a checked cast.
+fn largeint_values(array: &ArrayRef, column: &ColumnDefinition, row_offset: usize) -> Result<ArrayRef, FeError> {
+    use datafusion::arrow::array::Decimal128Array;
+    let out_of_range = |index: usize| {
+        FeError::user(
+            ErrorCode::WARN_DATA_OUT_OF_RANGE,
+            format!("Out of range value for column '{}' at row {}", column.name, index + 1 + row_offset),
+        )
+    };
+    let values: Vec<Option<i128>> = match array.data_type() {
+        DataType::Decimal128(_, 0) => array
+            .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+            .iter()
+            .collect(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let strings = cast_with_options(array, &DataType::Utf8, &STRICT)
+                .map_err(|_| conversion_error(array, column, &DataType::Utf8, row_offset))?;
+            let strings = strings.as_string::<i32>();
+            let mut values = Vec::with_capacity(strings.len());
+            for (index, value) in strings.iter().enumerate() {
+                values.push(match value {
+                    None => None,
+                    Some(text) => {
+                        let text = text.trim();
+                        match text.parse::<i128>() {
+                            Ok(number) if number != i128::MIN => Some(number),
+                            _ if text.parse::<f64>().is_ok() => return Err(out_of_range(index)),
+                            _ => {
+                                return Err(FeError::user(
+                                    ErrorCode::TRUNCATED_WRONG_VALUE_FOR_FIELD,
+                                    format!(
+                                        "Incorrect largeint value: '{text}' for column '{}' at row {}",
+                                        column.name,
+                                        index + 1 + row_offset
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                });
+            }
+            values
+        }
+        _ => {
+            let integers = cast_with_options(array, &DataType::Int64, &STRICT)
+                .map_err(|_| conversion_error(array, column, &DataType::Int64, row_offset))?;
+            integers
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .iter()
+                .map(|value| value.map(i128::from))
+                .collect()
+        }
+    };
+    let array = Decimal128Array::from(values)
+        .with_precision_and_scale(38, 0)
+        .map_err(|error| FeError::internal(format!("failed to build LARGEINT values: {error}")))?;
+    Ok(Arc::new(array))
+}
+
 /// Casts `array` to the column's type, turning failures into the MySQL error naming the
 /// column and row.
 pub fn cast_to_column(array: &ArrayRef, column: &ColumnDefinition, row_offset: usize) -> Result<ArrayRef, FeError> {
     let target = column.column_type.to_arrow();
-    let values = if array.data_type() == &target {
+    let values = if column.column_type == ColumnType::LargeInt {
+        largeint_values(array, column, row_offset)?
+    } else if array.data_type() == &target {
         Arc::clone(array)
     } else {
         cast_with_options(array, &target, &STRICT)
