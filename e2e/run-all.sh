@@ -87,6 +87,7 @@ build() {
 
 sqllogictest_suite() {
   "$CARGO_TARGET_DIR/debug/cairn-sqllogictest" --cairn-bin "$CAIRN_BIN" \
+    --slt-dir "$repository/engine/sqllogictest/slt" \
     --work-dir "$repository/e2e/.work/sqllogictest"
 }
 

@@ -92,7 +92,12 @@ class CairnServer:
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
         log.close()
-        self.wait_until_ready()
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            # A server that never became ready must not outlive the test holding its ports.
+            self.kill()
+            raise
         return self
 
     def wait_until_ready(self) -> None:

@@ -79,7 +79,11 @@ def test_kill_9_loses_no_acknowledged_load(tmp_path):
         for cycle in range(CRASH_CYCLES):
             writer = LabelledWriter(server, cycle)
             writer.start()
-            time.sleep(random_source.uniform(1.5, 4.0))
+            # A loaded machine may take a while for the first load; the kill comes after it.
+            deadline = time.monotonic() + 60
+            while not writer.acknowledged and writer.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(random_source.uniform(0.5, 3.0))
             server.kill()
             writer.join(timeout=60)
             assert not writer.is_alive(), "the writer did not notice the crash"

@@ -41,6 +41,8 @@ target_dir="${CARGO_TARGET_DIR:-${repository}/target}"
 operator_bin="${target_dir}/debug/cairn-operator"
 
 start_operator() {
+  # Picked right before the bind, so the control plane's own connections can not take it.
+  metrics_port="$(free_port)"
   "${operator_bin}" run --plain-logs --log-level info,cairn_operator=debug \
     --metrics-address "127.0.0.1:${metrics_port}" --lease-namespace cairn-system \
     --lease-duration-seconds 6 >> "${work}/logs/operator.log" 2>&1 &
@@ -71,7 +73,6 @@ condition_is() { # resource type status reason
 equals() { [ "$("${@:2}")" = "$1" ]; }
 
 control_plane_start "${work}" "${bin}"
-metrics_port="$(free_port)"
 namespace=analytics
 kubectl create namespace "${namespace}" >/dev/null
 kubectl create namespace cairn-system >/dev/null
@@ -159,7 +160,10 @@ check "BE rolls out" kubectl -n "${namespace}" rollout status statefulset/demo-b
 say "image change rolls FE before BE"
 samples="${work}/image-samples.txt"
 ( for _ in $(seq 1 400); do
-    echo "$(jsonpath sts/demo-fe '{.spec.template.spec.containers[0].image}') $(jsonpath sts/demo-be '{.spec.template.spec.containers[0].image}')"
+    # BE first: a later FE read can only be newer, so a sample never shows BE ahead falsely.
+    be_image="$(jsonpath sts/demo-be '{.spec.template.spec.containers[0].image}')"
+    fe_image="$(jsonpath sts/demo-fe '{.spec.template.spec.containers[0].image}')"
+    echo "${fe_image} ${be_image}"
     sleep 0.1
   done > "${samples}" ) &
 sampler=$!

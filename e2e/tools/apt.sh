@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # mariadb-client: the `mysql` CLI under test. mold: the linker run-all.sh builds with.
 # curl: HTTP checks. procps: ps/pkill-free process inspection (ps, free).
 # ca-certificates: TLS to the package registries.
-packages=(mariadb-client mold curl procps ca-certificates "$@")
+packages=(mariadb-client mold curl procps ca-certificates python3-venv "$@")
 
 missing=()
 for package in "${packages[@]}"; do
@@ -23,7 +23,8 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 
 stamp="$CAIRN_CACHE/apt-update-$(date +%Y%m%d)"
-if [ ! -f "$stamp" ]; then
+# The stamp lives in the cache, but a fresh image may have no package lists at all.
+if [ ! -f "$stamp" ] || ! compgen -G "/var/lib/apt/lists/*_Packages" > /dev/null; then
   log "apt-get update"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
   touch "$stamp"

@@ -199,7 +199,12 @@ impl BackendService for LocalBackend {
     ) -> Result<(), BackendError> {
         self.blocking(move |manager| {
             for (tablet_id, version) in tablets {
-                manager.tablet(tablet_id)?.publish(transaction_id, version)?;
+                match manager.tablet(tablet_id) {
+                    Ok(tablet) => tablet.publish(transaction_id, version)?,
+                    // A dropped table's tablets need no publish.
+                    Err(StorageError::TabletNotFound { .. }) => {}
+                    Err(error) => return Err(error),
+                }
             }
             Ok(())
         })
@@ -231,7 +236,8 @@ impl BackendService for LocalBackend {
             .map_err(|source| self.storage_error(source))?;
         let backend_id = self.config.backend_id;
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch, BackendError>>(2);
-        tokio::task::spawn_blocking(move || {
+        let failure_sender = sender.clone();
+        let scan = tokio::task::spawn_blocking(move || {
             let result = scan_tablet(
                 &tablet,
                 request.version,
@@ -241,6 +247,17 @@ impl BackendService for LocalBackend {
             );
             if let Err(source) = result {
                 let _ = sender.blocking_send(Err(BackendError::Storage { backend_id, source }));
+            }
+        });
+        // A scan that panics must fail the query, not end its stream as if complete.
+        tokio::spawn(async move {
+            if let Err(error) = scan.await {
+                let _ = failure_sender
+                    .send(Err(BackendError::Task {
+                        backend_id,
+                        message: format!("tablet scan failed: {error}"),
+                    }))
+                    .await;
             }
         });
         Ok(futures::stream::unfold(receiver, |mut receiver| async move {

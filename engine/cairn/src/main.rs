@@ -71,7 +71,6 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
         },
         stale_rowset_retention: Duration::from_secs(config.stale_rowset_retention_seconds),
     })?;
-    backend.start_background_tasks();
     let backend_metrics = backend.metrics();
     let frontend = Frontend::open(
         FrontendConfig {
@@ -90,6 +89,8 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
         Arc::clone(&backend) as Arc<dyn BackendService>,
     )
     .await?;
+    // Compaction starts once recovery has settled which tablets and rowsets exist.
+    backend.start_background_tasks();
 
     let be_listener = tokio::net::TcpListener::bind(("0.0.0.0", config.be_http_port))
         .await

@@ -378,6 +378,9 @@ impl Frontend {
             }
             Err(error) => return Err(error),
         };
+        // Wait for a commit in flight, so no committed transaction outlives its table.
+        let lock = self.transactions.table_lock(table.id);
+        let _guard = lock.lock().await;
         self.metadata.log(JournalEntry::DropTable { database_id, table_id: table.id })?;
         self.backend.drop_tablets(table.tablet_ids()).await?;
         Ok(())
@@ -474,6 +477,20 @@ impl Frontend {
                     }
                     if column.is_key {
                         return Err(FeError::not_supported("adding a key column"));
+                    }
+                    match &column.default {
+                        // Rows written before the column existed read its default, so it must
+                        // be a value of the column's type, fixed now.
+                        Some(cairn_common::DefaultValue::CurrentTimestamp) => {
+                            return Err(FeError::analysis(format!(
+                                "ADD COLUMN '{}' can not default to CURRENT_TIMESTAMP: existing rows need a fixed value",
+                                column.name
+                            )));
+                        }
+                        Some(cairn_common::DefaultValue::Literal(_)) => {
+                            crate::convert::default_values(&column, 1, "")?;
+                        }
+                        _ => {}
                     }
                     if !column.nullable && column.default.is_none() {
                         return Err(FeError::analysis(format!(

@@ -28,6 +28,8 @@ pub enum JournalError {
     Encode(serde_json::Error),
     #[error("journal file {path} is corrupt at offset {offset} and is not the last file")]
     Corrupt { path: String, offset: u64 },
+    #[error("the journal stopped accepting writes after a failed write could not be undone")]
+    Poisoned,
     #[error("checkpoint image {path} is unreadable: {source}")]
     Image {
         path: String,
@@ -59,6 +61,11 @@ pub struct Journal {
     seq: u64,
     records_since_checkpoint: u64,
     checkpoint_interval: u64,
+    /// Length of the current edits file up to its last complete record.
+    length: u64,
+    /// Set when a failed write could not be cut off; later records would follow garbage.
+    poisoned: bool,
+    path: PathBuf,
 }
 
 fn numbered_files(directory: &Path, prefix: &str, suffix: &str) -> Result<Vec<(u64, PathBuf)>, JournalError> {
@@ -165,6 +172,7 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(io_error("open", &path))?;
+        let length = file.metadata().map_err(io_error("stat", &path))?.len();
         sync_directory(&directory)?;
         info!(image_seq, replayed, seq, "replayed metadata journal");
         Ok((
@@ -174,6 +182,9 @@ impl Journal {
                 seq,
                 records_since_checkpoint: replayed,
                 checkpoint_interval,
+                length,
+                poisoned: false,
+                path,
             },
             catalog,
         ))
@@ -190,9 +201,23 @@ impl Journal {
         buffer.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         buffer.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         buffer.extend_from_slice(&payload);
-        let path = self.directory.join("edits");
-        self.file.write_all(&buffer).map_err(io_error("append to", &path))?;
-        self.file.sync_data().map_err(io_error("sync", &path))?;
+        if self.poisoned {
+            return Err(JournalError::Poisoned);
+        }
+        let written = self.file.write_all(&buffer).and_then(|()| self.file.sync_data());
+        if let Err(source) = written {
+            // A partial record would make replay stop there and drop every later record,
+            // so cut the file back to its last complete record before reporting the error.
+            if self.file.set_len(self.length).and_then(|()| self.file.sync_data()).is_err() {
+                self.poisoned = true;
+            }
+            return Err(JournalError::Io {
+                action: "append to",
+                path: self.path.display().to_string(),
+                source,
+            });
+        }
+        self.length += buffer.len() as u64;
         self.seq += 1;
         self.records_since_checkpoint += 1;
         Ok(self.seq)
@@ -223,6 +248,8 @@ impl Journal {
             .append(true)
             .open(&edits_path)
             .map_err(io_error("open", &edits_path))?;
+        self.length = self.file.metadata().map_err(io_error("stat", &edits_path))?.len();
+        self.path = edits_path;
         sync_directory(&self.directory)?;
         for (number, old) in numbered_files(&self.directory, "edits.", ".log")? {
             if number <= self.seq {

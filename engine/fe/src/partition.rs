@@ -37,8 +37,12 @@ fn date_to_key(date: NaiveDate) -> i64 {
     (date - epoch()).num_days()
 }
 
+/// Out-of-range keys (the `i64::MIN` of NULL, corrupt values) clamp to the epoch rather than
+/// panic; callers that need a real date check the key first.
 fn key_to_date(key: i64) -> NaiveDate {
-    epoch() + Duration::days(key)
+    Duration::try_days(key)
+        .and_then(|days| epoch().checked_add_signed(days))
+        .unwrap_or_else(epoch)
 }
 
 fn datetime_to_key(datetime: NaiveDateTime) -> i64 {
@@ -127,15 +131,24 @@ pub fn array_keys(array: &ArrayRef, column_type: ColumnType) -> Result<Vec<Optio
 /// For expression partitioning: the partition a key falls in, with the name StarRocks gives
 /// it (`p20240101` for a day).
 pub fn time_partition(column_type: ColumnType, unit: &str, key: i64) -> Result<(String, PartitionRange), FeError> {
+    let out_of_range = || FeError::analysis(format!("value {} is out of the supported date range", format_key(column_type, key)));
     let datetime = match column_type {
-        ColumnType::Date => key_to_date(key).and_time(NaiveTime::MIN),
-        ColumnType::DateTime => key_to_datetime(key),
+        ColumnType::Date => Duration::try_days(key)
+            .and_then(|days| epoch().checked_add_signed(days))
+            .ok_or_else(out_of_range)?
+            .and_time(NaiveTime::MIN),
+        ColumnType::DateTime => DateTime::from_timestamp_micros(key).ok_or_else(out_of_range)?.naive_utc(),
         other => {
             return Err(FeError::analysis(format!(
                 "expression partitioning needs a DATE or DATETIME column, not {other}"
             )));
         }
     };
+    // Partition ends are a day, a week or a year on; near the end of the calendar that
+    // would overflow.
+    if datetime.date().year() >= 9999 || datetime.date().year() < 1 {
+        return Err(out_of_range());
+    }
     let date = datetime.date();
     let (start, end, name) = match unit {
         "hour" => {

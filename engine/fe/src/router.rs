@@ -146,8 +146,22 @@ pub fn partition_ids(table: &Table, batch: &RecordBatch) -> Result<Result<Vec<Pa
     let mut result = Vec::with_capacity(rows);
     let mut missing: BTreeMap<String, MissingPartition> = BTreeMap::new();
     for (row, key) in keys.into_iter().enumerate() {
-        // NULL goes to the lowest partition, as in StarRocks.
-        let key = key.unwrap_or(i64::MIN);
+        let key = match (key, &unit) {
+            (Some(key), _) => key,
+            // NULL goes to the lowest range partition, as in StarRocks; expression
+            // partitioning has no partition for it.
+            (None, None) => i64::MIN,
+            (None, Some(_)) => {
+                return Err(FeError::user(
+                    ErrorCode::BAD_NULL,
+                    format!(
+                        "Column '{column_name}' cannot be null: it partitions table '{}' (row {})",
+                        table.name(),
+                        row + 1
+                    ),
+                ));
+            }
+        };
         let position = ranges.partition_point(|(range, _)| range.upper <= key);
         match ranges.get(position) {
             Some((range, id)) if range.contains(key) => result.push(*id),

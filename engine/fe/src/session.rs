@@ -636,6 +636,10 @@ impl FeSession {
     ) -> Result<QueryResponse, FeError> {
         let database = self.database_for(&table)?;
         self.check_write(&database, "CREATE")?;
+        // StarRocks does nothing when the table exists; re-running a script must not load twice.
+        if if_not_exists && self.frontend.table_snapshot(&database, &table.name).is_ok() {
+            return Ok(QueryResponse::ok());
+        }
         let statement = SqlStatement::Query(Box::new(query));
         let mut planned = statement.clone();
         cairn_functions::rewrite_statement(&mut planned, &self.settings())

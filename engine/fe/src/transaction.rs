@@ -77,8 +77,13 @@ impl TransactionManager {
         let transaction_id = self.metadata.allocate_transaction_id();
         let label = label.unwrap_or_else(|| format!("insert_{transaction_id:x}_{:x}", now_millis()));
         let key = (database_id, label.clone());
+        // Checked under the running-labels lock, so a retry can not slip between the first
+        // attempt's commit and the removal of its running label.
+        let mut running = self.running_labels.lock();
         let existing = self.metadata.read().label(database_id, &label).map(|record| record.status);
-        if existing.is_some() || !self.running_labels.lock().insert(key) {
+        let accepted = existing.is_none() && running.insert(key);
+        drop(running);
+        if !accepted {
             let state = match existing {
                 Some(TransactionStatus::Visible) => "VISIBLE",
                 Some(TransactionStatus::Committed) => "COMMITTED",
@@ -139,6 +144,9 @@ impl TransactionManager {
 
     /// Commit for a caller that already holds the table lock.
     pub async fn commit_locked(&self, transaction: &mut Transaction) -> Result<TransactionOutcome, FeError> {
+        // An earlier commit of this table whose publish failed holds the next version:
+        // finish it first, or two transactions would publish the same version.
+        self.publish_committed(Some(transaction.table_id)).await?;
         let (record, publish_tablets) = {
             let catalog = self.metadata.read();
             let table = catalog
@@ -151,6 +159,16 @@ impl TransactionManager {
                 let Some(partition) = table.partition_by_id(*partition_id) else {
                     return Err(FeError::analysis("a partition was dropped while the load ran"));
                 };
+                // A TRUNCATE while the load ran replaced the tablets it wrote.
+                if let Some((tablet_id, _)) = written
+                    .iter()
+                    .find(|(tablet_id, _)| !partition.tablets.iter().any(|tablet| tablet.id == *tablet_id))
+                {
+                    return Err(FeError::analysis(format!(
+                        "partition '{}' was truncated while the load ran (tablet {tablet_id} is gone); nothing was loaded",
+                        partition.name
+                    )));
+                }
                 let version = partition.visible_version + 1;
                 partition_versions.push((*partition_id, version));
                 for tablet in &partition.tablets {
@@ -183,7 +201,30 @@ impl TransactionManager {
         self.running_labels
             .lock()
             .remove(&(transaction.database_id, transaction.label.clone()));
-        self.publish(transaction.transaction_id, publish_tablets).await?;
+        // Committed: the rows are durable. Publishing makes them visible; retry it a few
+        // times, and past that tell the client what StarRocks calls "Publish Timeout".
+        let mut attempt = 0;
+        loop {
+            match self.publish(transaction.transaction_id, publish_tablets.clone()).await {
+                Ok(()) => break,
+                Err(error) if attempt < 3 => {
+                    attempt += 1;
+                    warn!(transaction_id = transaction.transaction_id, %error, attempt, "publish failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                }
+                Err(error) => {
+                    return Err(FeError::user(
+                        ErrorCode::INTERNAL,
+                        format!(
+                            "Publish Timeout: transaction {} (label {}) is committed and its rows are durable, \
+                             but publishing them failed ({error}); they become visible when the publish is retried \
+                             at the next start",
+                            transaction.transaction_id, transaction.label
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(TransactionOutcome {
             transaction_id: transaction.transaction_id,
             label: transaction.label.clone(),
@@ -228,22 +269,14 @@ impl TransactionManager {
     /// drops tablets the catalog no longer has, and aborts pending writes of transactions
     /// that never committed.
     pub async fn recover(&self) -> Result<(), FeError> {
-        let (committed, known_tablets): (Vec<TransactionRecord>, HashSet<TabletId>) = {
-            let catalog = self.metadata.read();
-            let committed = catalog
-                .transactions
-                .values()
-                .filter(|record| record.status == TransactionStatus::Committed)
-                .cloned()
-                .collect();
-            let tablets = catalog
-                .databases
-                .values()
-                .flat_map(|database| database.tables.values())
-                .flat_map(|table| table.tablet_ids())
-                .collect();
-            (committed, tablets)
-        };
+        let known_tablets: HashSet<TabletId> = self
+            .metadata
+            .read()
+            .databases
+            .values()
+            .flat_map(|database| database.tables.values())
+            .flat_map(|table| table.tablet_ids())
+            .collect();
         let orphans: Vec<TabletId> = self
             .backend
             .tablet_ids()
@@ -255,27 +288,66 @@ impl TransactionManager {
             info!(count = orphans.len(), "dropping tablets the catalog does not know");
             self.backend.drop_tablets(orphans).await?;
         }
-        let committed_ids: HashSet<TransactionId> =
-            committed.iter().map(|record| record.transaction_id).collect();
-        for (tablet_id, transaction_id) in self.backend.pending_transactions().await {
-            if !committed_ids.contains(&transaction_id) {
+        // Pending rows of a transaction the journal never committed were never acknowledged.
+        // Those of a committed or visible one are kept and published (again: it is idempotent).
+        let pending = self.backend.pending_transactions().await;
+        let (known, visible_with_pending): (HashSet<TransactionId>, Vec<TransactionRecord>) = {
+            let catalog = self.metadata.read();
+            let mut visible = Vec::new();
+            for (_, transaction_id) in &pending {
+                if let Some(record) = catalog.transactions.get(transaction_id) {
+                    if record.status == TransactionStatus::Visible && !visible.iter().any(|r: &TransactionRecord| r.transaction_id == *transaction_id) {
+                        visible.push(record.clone());
+                    }
+                }
+            }
+            let known = catalog
+                .transactions
+                .values()
+                .filter(|record| record.status != TransactionStatus::Aborted)
+                .map(|record| record.transaction_id)
+                .collect();
+            (known, visible)
+        };
+        for (tablet_id, transaction_id) in pending {
+            if !known.contains(&transaction_id) {
                 self.backend.abort(transaction_id, vec![tablet_id]).await?;
             }
         }
+        for record in visible_with_pending {
+            self.publish(record.transaction_id, publish_targets(&record)).await?;
+        }
+        self.publish_committed(None).await
+    }
+
+    /// Publishes transactions that committed but did not finish publishing, of one table or
+    /// of all.
+    async fn publish_committed(&self, table_id: Option<u64>) -> Result<(), FeError> {
+        let committed: Vec<TransactionRecord> = self
+            .metadata
+            .read()
+            .transactions
+            .values()
+            .filter(|record| record.status == TransactionStatus::Committed)
+            .filter(|record| table_id.is_none_or(|table_id| record.table_id == table_id))
+            .cloned()
+            .collect();
         for record in committed {
-            let versions: HashMap<PartitionId, u64> = record.partition_versions.iter().copied().collect();
-            let tablets = record
-                .tablets
-                .iter()
-                .filter_map(|(tablet_id, _, partition_id)| {
-                    versions.get(partition_id).map(|version| (*tablet_id, *version))
-                })
-                .collect();
             info!(transaction_id = record.transaction_id, "finishing publish of a committed transaction");
-            self.publish(record.transaction_id, tablets).await?;
+            self.publish(record.transaction_id, publish_targets(&record)).await?;
         }
         Ok(())
     }
+}
+
+/// The tablets of a committed transaction with the version each publishes.
+fn publish_targets(record: &TransactionRecord) -> Vec<(TabletId, u64)> {
+    let versions: HashMap<PartitionId, u64> = record.partition_versions.iter().copied().collect();
+    record
+        .tablets
+        .iter()
+        .filter_map(|(tablet_id, _, partition_id)| versions.get(partition_id).map(|version| (*tablet_id, *version)))
+        .collect()
 }
 
 impl Drop for Transaction {

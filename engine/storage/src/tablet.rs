@@ -56,6 +56,9 @@ struct TabletMeta {
     pending: BTreeMap<TransactionId, PendingWrite>,
     /// Highest version published to this tablet.
     max_version: Version,
+    /// Versions below this lost stale rowsets to the sweep and cannot be read.
+    #[serde(default)]
+    swept_until: Version,
 }
 
 /// Figures for `SHOW TABLETS` and the metrics.
@@ -109,6 +112,7 @@ impl Tablet {
             stale: Vec::new(),
             pending: BTreeMap::new(),
             max_version: 1,
+            swept_until: 0,
         };
         let tablet = Tablet {
             directory,
@@ -228,7 +232,10 @@ impl Tablet {
             write_rowset(&self.directory, tablet_id, schema, batches, &key_columns)?
         };
         let mut meta = self.meta.lock();
-        let pending = meta
+        // Every change is made on a copy and swapped in only once it is on disk, so memory
+        // never claims what a crash would forget.
+        let mut next = meta.clone();
+        let pending = next
             .pending
             .entry(transaction_id)
             .or_insert_with(|| PendingWrite {
@@ -239,21 +246,24 @@ impl Tablet {
             pending.mode = WriteMode::Replace;
         }
         pending.rowsets.push(rowset);
-        let snapshot = meta.clone();
-        self.persist(&snapshot)
+        self.persist(&next)?;
+        *meta = next;
+        Ok(())
     }
 
     /// Makes a pending transaction visible at `version`. Publishing a transaction twice is a
     /// no-op, so the FE may retry after a crash.
     pub fn publish(&self, transaction_id: TransactionId, version: Version) -> Result<()> {
-        let mut meta = self.meta.lock();
+        let mut current = self.meta.lock();
+        let mut next = current.clone();
+        let meta = &mut next;
         let Some(pending) = meta.pending.remove(&transaction_id) else {
             // Already published, or the transaction wrote no rows here: the version still
             // advances, since the partition's other tablets moved to it.
             if version > meta.max_version {
                 meta.max_version = version;
-                let snapshot = meta.clone();
-                return self.persist(&snapshot);
+                self.persist(&next)?;
+                *current = next;
             }
             return Ok(());
         };
@@ -299,18 +309,20 @@ impl Tablet {
             }
         }
         meta.max_version = meta.max_version.max(version);
-        let snapshot = meta.clone();
-        self.persist(&snapshot)
+        self.persist(&next)?;
+        *current = next;
+        Ok(())
     }
 
     /// Drops a transaction's pending rows.
     pub fn abort(&self, transaction_id: TransactionId) -> Result<()> {
         let mut meta = self.meta.lock();
-        let Some(pending) = meta.pending.remove(&transaction_id) else {
+        let mut next = meta.clone();
+        let Some(pending) = next.pending.remove(&transaction_id) else {
             return Ok(());
         };
-        let snapshot = meta.clone();
-        self.persist(&snapshot)?;
+        self.persist(&next)?;
+        *meta = next;
         drop(meta);
         for rowset in pending.rowsets {
             if let Some(name) = rowset.file_name {
@@ -323,6 +335,14 @@ impl Tablet {
     /// Opens the rowsets making up `version`, in version order.
     pub fn open_version(&self, version: Version) -> Result<Vec<OpenRowset>> {
         let meta = self.meta.lock();
+        if version < meta.swept_until {
+            // The rowsets of this version were merged and then swept: reading would return
+            // fewer rows without noticing.
+            return Err(StorageError::VersionNotFound {
+                tablet_id: meta.tablet_id,
+                version,
+            });
+        }
         let all = meta
             .current
             .iter()
@@ -355,16 +375,17 @@ impl Tablet {
             return Ok(false);
         }
         let now = now_seconds();
-        meta.current
+        let mut next = meta.clone();
+        next.current
             .retain(|rowset| !inputs.iter().any(|input| input.rowset_id == rowset.rowset_id));
-        meta.stale.extend(inputs.iter().cloned().map(|rowset| StaleRowset {
+        next.stale.extend(inputs.iter().cloned().map(|rowset| StaleRowset {
             rowset,
             stale_since: now,
         }));
         // Kept even when empty: it still marks the versions it covers.
-        meta.current.push(output);
-        let snapshot = meta.clone();
-        self.persist(&snapshot)?;
+        next.current.push(output);
+        self.persist(&next)?;
+        *meta = next;
         Ok(true)
     }
 
@@ -373,15 +394,19 @@ impl Tablet {
     pub fn sweep_stale(&self, retention_seconds: u64) -> Result<usize> {
         let mut meta = self.meta.lock();
         let cutoff = now_seconds().saturating_sub(retention_seconds);
-        let (expired, kept): (Vec<StaleRowset>, Vec<StaleRowset>) = std::mem::take(&mut meta.stale)
+        let mut next = meta.clone();
+        let (expired, kept): (Vec<StaleRowset>, Vec<StaleRowset>) = std::mem::take(&mut next.stale)
             .into_iter()
             .partition(|stale| stale.stale_since <= cutoff);
-        meta.stale = kept;
+        next.stale = kept;
         if expired.is_empty() {
             return Ok(0);
         }
-        let snapshot = meta.clone();
-        self.persist(&snapshot)?;
+        // Versions older than the newest swept rowset can no longer be read whole.
+        let swept_until = expired.iter().map(|stale| stale.rowset.end_version).max().unwrap_or(0);
+        next.swept_until = next.swept_until.max(swept_until);
+        self.persist(&next)?;
+        *meta = next;
         drop(meta);
         for stale in &expired {
             if let Some(name) = &stale.rowset.file_name {
