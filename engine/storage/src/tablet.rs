@@ -41,6 +41,10 @@ struct StaleRowset {
     rowset: RowsetMeta,
     /// Seconds since the epoch when it stopped being current.
     stale_since: u64,
+    /// The version from which the rowset that replaced it is read instead; readers of
+    /// earlier versions still need this one.
+    #[serde(default)]
+    replaced_at: Version,
 }
 
 /// The durable state of a tablet, written whole to `meta.json` on every change.
@@ -284,6 +288,7 @@ impl Tablet {
                 meta.stale.extend(replaced.into_iter().map(|rowset| StaleRowset {
                     rowset,
                     stale_since: now,
+                    replaced_at: version,
                 }));
                 // One replacement rowset, even when empty, so the version path stops here.
                 let mut rowsets = pending.rowsets.into_iter().filter(|r| r.num_rows > 0);
@@ -378,9 +383,11 @@ impl Tablet {
         let mut next = meta.clone();
         next.current
             .retain(|rowset| !inputs.iter().any(|input| input.rowset_id == rowset.rowset_id));
+        let replaced_at = output.end_version;
         next.stale.extend(inputs.iter().cloned().map(|rowset| StaleRowset {
             rowset,
             stale_since: now,
+            replaced_at,
         }));
         // Kept even when empty: it still marks the versions it covers.
         next.current.push(output);
@@ -402,8 +409,12 @@ impl Tablet {
         if expired.is_empty() {
             return Ok(0);
         }
-        // Versions older than the newest swept rowset can no longer be read whole.
-        let swept_until = expired.iter().map(|stale| stale.rowset.end_version).max().unwrap_or(0);
+        // Versions older than what replaced a swept rowset can no longer be read whole.
+        let swept_until = expired
+            .iter()
+            .map(|stale| stale.replaced_at.max(stale.rowset.end_version))
+            .max()
+            .unwrap_or(0);
         next.swept_until = next.swept_until.max(swept_until);
         self.persist(&next)?;
         *meta = next;

@@ -144,3 +144,29 @@ fn compaction_bounds_rowsets_and_keeps_results() {
     // An older reader still sees its version through the stale rowsets.
     assert_eq!(read(&manager, 1, 2, &schema), vec![(0, 0)]);
 }
+
+#[test]
+fn reading_a_version_whose_rowsets_were_swept_is_an_error_not_short_results() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let schema = schema(KeysType::Duplicate);
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
+    let arrow_schema = schema.arrow_schema();
+    tablet.write(1, &arrow_schema, &[batch(&schema, &[1], &[10])], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+    tablet.write(2, &arrow_schema, &[batch(&schema, &[2], &[20])], WriteMode::Replace).expect("write");
+    tablet.publish(2, 3).expect("publish");
+    assert_eq!(tablet.sweep_stale(0).expect("sweep"), 1);
+    // Version 2 needed the swept rowset; version 3 does not.
+    assert!(matches!(
+        tablet.open_version(2),
+        Err(cairn_storage::StorageError::VersionNotFound { version: 2, .. })
+    ));
+    assert_eq!(read(&manager, 1, 3, &schema), vec![(2, 20)]);
+    // The watermark survives a restart.
+    drop(tablet);
+    drop(manager);
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("reopen");
+    let tablet = manager.tablet(1).expect("tablet");
+    assert!(tablet.open_version(2).is_err());
+}
