@@ -99,26 +99,13 @@ fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
             ErrorCode::PARSE,
             format!("You have an error in your SQL syntax: {parser_error}"),
         ),
-        DataFusionError::SchemaError(schema_error, _)
-            if matches!(schema_error.as_ref(), datafusion::common::SchemaError::FieldNotFound { .. }) =>
-        {
-            let name = match schema_error.as_ref() {
-                datafusion::common::SchemaError::FieldNotFound { field, .. } => field.name.clone(),
-                _ => String::new(),
-            };
-            (ErrorCode::BAD_FIELD, format!("Unknown column '{name}' in 'field list'"))
-        }
-        DataFusionError::SchemaError(schema_error, _) => {
-            let text = schema_error.to_string();
-            if let Some(column) = quoted_after(&text, "field with unqualified name '")
-                .or_else(|| quoted_after(&text, "field with qualified name '"))
-            {
-                let column = column.rsplit('.').next().unwrap_or(column);
-                (ErrorCode::BAD_FIELD, format!("Unknown column '{column}' in 'field list'"))
-            } else {
-                (ErrorCode::ANALYSIS, text)
-            }
-        }
+        DataFusionError::SchemaError(schema_error, _) => match schema_error.as_ref() {
+            datafusion::common::SchemaError::FieldNotFound { field, .. } => (
+                ErrorCode::BAD_FIELD,
+                format!("Unknown column '{}' in 'field list'", field.name),
+            ),
+            other => (ErrorCode::ANALYSIS, other.to_string()),
+        },
         DataFusionError::Plan(message) if message.contains("has no type information") => {
             let name = quoted_after(message, "[\"").map(|name| name.trim_start_matches('@').to_string());
             let name = name.unwrap_or_else(|| message.clone());

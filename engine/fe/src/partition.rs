@@ -37,12 +37,15 @@ fn date_to_key(date: NaiveDate) -> i64 {
     (date - epoch()).num_days()
 }
 
+/// The date of a key, or `None` outside chrono's calendar.
+fn checked_key_to_date(key: i64) -> Option<NaiveDate> {
+    Duration::try_days(key).and_then(|days| epoch().checked_add_signed(days))
+}
+
 /// Out-of-range keys (the `i64::MIN` of NULL, corrupt values) clamp to the epoch rather than
-/// panic; callers that need a real date check the key first.
+/// panic; callers that need a real date use [`checked_key_to_date`].
 fn key_to_date(key: i64) -> NaiveDate {
-    Duration::try_days(key)
-        .and_then(|days| epoch().checked_add_signed(days))
-        .unwrap_or_else(epoch)
+    checked_key_to_date(key).unwrap_or_else(epoch)
 }
 
 fn datetime_to_key(datetime: NaiveDateTime) -> i64 {
@@ -133,10 +136,7 @@ pub fn array_keys(array: &ArrayRef, column_type: ColumnType) -> Result<Vec<Optio
 pub fn time_partition(column_type: ColumnType, unit: &str, key: i64) -> Result<(String, PartitionRange), FeError> {
     let out_of_range = || FeError::analysis(format!("value {} is out of the supported date range", format_key(column_type, key)));
     let datetime = match column_type {
-        ColumnType::Date => Duration::try_days(key)
-            .and_then(|days| epoch().checked_add_signed(days))
-            .ok_or_else(out_of_range)?
-            .and_time(NaiveTime::MIN),
+        ColumnType::Date => checked_key_to_date(key).ok_or_else(out_of_range)?.and_time(NaiveTime::MIN),
         ColumnType::DateTime => DateTime::from_timestamp_micros(key).ok_or_else(out_of_range)?.naive_utc(),
         other => {
             return Err(FeError::analysis(format!(

@@ -38,10 +38,6 @@ impl KillSwitch {
         self.notify.notify_waiters();
     }
 
-    pub fn is_killed(&self) -> bool {
-        self.flag.is_cancelled()
-    }
-
     /// Resolves once [`KillSwitch::kill`] was called.
     pub async fn wait(&self) {
         loop {

@@ -271,14 +271,17 @@ impl FeSession {
     /// Plans and runs a query with DataFusion, streaming its rows.
     pub async fn run_query(&mut self, mut statement: SqlStatement) -> Result<QueryResponse, FeError> {
         name_columns_as_written(&mut statement);
-        crate::table_provider::encode_partition_selection(&mut statement);
-        cairn_functions::rewrite_statement(&mut statement, &self.settings())
-            .map_err(|error| FeError::analysis(error.to_string()))?;
         let plan = self.plan(statement).await?;
         self.execute_plan(plan).await
     }
 
-    pub async fn plan(&self, statement: SqlStatement) -> Result<LogicalPlan, FeError> {
+    /// Plans a query: every path (SELECT, INSERT ... SELECT, DELETE, EXPLAIN, CTAS) goes
+    /// through the same MySQL rewrites before DataFusion sees it.
+    pub async fn plan(&self, mut statement: SqlStatement) -> Result<LogicalPlan, FeError> {
+        remove_from_dual(&mut statement);
+        crate::table_provider::encode_partition_selection(&mut statement);
+        cairn_functions::rewrite_statement(&mut statement, &self.settings())
+            .map_err(|error| FeError::analysis(error.to_string()))?;
         let state = self.context.state();
         let plan = state
             .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
@@ -318,10 +321,7 @@ impl FeSession {
     }
 
     /// Runs a query and collects its rows (for INSERT ... SELECT and DELETE).
-    pub async fn collect_query(&self, mut statement: SqlStatement) -> Result<Vec<RecordBatch>, FeError> {
-        crate::table_provider::encode_partition_selection(&mut statement);
-        cairn_functions::rewrite_statement(&mut statement, &self.settings())
-            .map_err(|error| FeError::analysis(error.to_string()))?;
+    pub async fn collect_query(&self, statement: SqlStatement) -> Result<Vec<RecordBatch>, FeError> {
         let plan = self.plan(statement).await?;
         let dataframe = self.context.execute_logical_plan(plan).await?;
         Ok(dataframe.execute_stream().await?.try_collect::<Vec<_>>().await?)
@@ -572,10 +572,7 @@ impl FeSession {
             }
             Statement::Explain { analyze, verbose, query } => match *query {
                 Statement::Query(statement) => {
-                    let mut statement = *statement;
-                    cairn_functions::rewrite_statement(&mut statement, &self.settings())
-                        .map_err(|error| FeError::analysis(error.to_string()))?;
-                    let plan = self.plan(statement).await?;
+                    let plan = self.plan(*statement).await?;
                     let dataframe = self.context.execute_logical_plan(plan).await?.explain(verbose, analyze)?;
                     let plan = dataframe.into_unoptimized_plan();
                     self.execute_plan(plan).await
@@ -641,10 +638,7 @@ impl FeSession {
             return Ok(QueryResponse::ok());
         }
         let statement = SqlStatement::Query(Box::new(query));
-        let mut planned = statement.clone();
-        cairn_functions::rewrite_statement(&mut planned, &self.settings())
-            .map_err(|error| FeError::analysis(error.to_string()))?;
-        let plan = self.plan(planned).await?;
+        let plan = self.plan(statement.clone()).await?;
         definition.name = table.name.clone();
         definition.columns = plan
             .schema()
@@ -700,21 +694,13 @@ impl FeSession {
 /// DataFusion would say `Int64(1)` or `sum(t.v)`. Names that would repeat are left alone,
 /// since DataFusion needs unique projection names.
 fn name_columns_as_written(statement: &mut SqlStatement) {
-    use datafusion::sql::sqlparser::ast::{Ident, SelectItem, SetExpr, TableFactor};
+    use datafusion::sql::sqlparser::ast::{Ident, SelectItem, SetExpr};
     let SqlStatement::Query(query) = statement else {
         return;
     };
     let SetExpr::Select(select) = query.body.as_mut() else {
         return;
     };
-    // MySQL's `FROM DUAL` names no table.
-    if let [from] = select.from.as_slice() {
-        if from.joins.is_empty()
-            && matches!(&from.relation, TableFactor::Table { name, .. } if name.to_string().eq_ignore_ascii_case("dual"))
-        {
-            select.from.clear();
-        }
-    }
     let names: Vec<Option<String>> = select
         .projection
         .iter()
@@ -746,6 +732,24 @@ fn name_columns_as_written(statement: &mut SqlStatement) {
             expr: expr.clone(),
             alias: Ident::with_quote('`', text),
         };
+    }
+}
+
+/// MySQL's `SELECT ... FROM DUAL` names no table.
+fn remove_from_dual(statement: &mut SqlStatement) {
+    use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor};
+    let SqlStatement::Query(query) = statement else {
+        return;
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    if let [from] = select.from.as_slice() {
+        if from.joins.is_empty()
+            && matches!(&from.relation, TableFactor::Table { name, .. } if name.to_string().eq_ignore_ascii_case("dual"))
+        {
+            select.from.clear();
+        }
     }
 }
 

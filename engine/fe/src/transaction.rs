@@ -291,16 +291,14 @@ impl TransactionManager {
         // Pending rows of a transaction the journal never committed were never acknowledged.
         // Those of a committed or visible one are kept and published (again: it is idempotent).
         let pending = self.backend.pending_transactions().await;
-        let (known, visible_with_pending): (HashSet<TransactionId>, Vec<TransactionRecord>) = {
+        let (known, visible_with_pending): (HashSet<TransactionId>, BTreeMap<TransactionId, TransactionRecord>) = {
             let catalog = self.metadata.read();
-            let mut visible = Vec::new();
-            for (_, transaction_id) in &pending {
-                if let Some(record) = catalog.transactions.get(transaction_id) {
-                    if record.status == TransactionStatus::Visible && !visible.iter().any(|r: &TransactionRecord| r.transaction_id == *transaction_id) {
-                        visible.push(record.clone());
-                    }
-                }
-            }
+            let visible = pending
+                .iter()
+                .filter_map(|(_, transaction_id)| catalog.transactions.get(transaction_id))
+                .filter(|record| record.status == TransactionStatus::Visible)
+                .map(|record| (record.transaction_id, record.clone()))
+                .collect();
             let known = catalog
                 .transactions
                 .values()
@@ -314,7 +312,7 @@ impl TransactionManager {
                 self.backend.abort(transaction_id, vec![tablet_id]).await?;
             }
         }
-        for record in visible_with_pending {
+        for record in visible_with_pending.into_values() {
             self.publish(record.transaction_id, publish_targets(&record)).await?;
         }
         self.publish_committed(None).await
