@@ -1,5 +1,5 @@
-//! The backend's HTTP port (8040): health and metrics. Stream Load execution joins it with
-//! the ingest issue.
+//! The backend's HTTP port (8040): health, metrics, and Stream Load
+//! ([`crate::stream_load`]).
 
 use std::sync::Arc;
 
@@ -10,8 +10,8 @@ use axum::routing::get;
 
 use crate::metrics::BackendMetrics;
 
-pub fn router(metrics: Arc<BackendMetrics>) -> Router {
-    Router::new()
+pub fn router(metrics: Arc<BackendMetrics>, stream_load: Router) -> Router {
+    stream_load
         .route("/api/health", get(health))
         .route(
             "/metrics",

@@ -2,12 +2,13 @@
 //! backend only through the [`BackendService`] trait: writes of a transaction, publish and
 //! abort, and tablet scans at a version. [`LocalBackend`] implements it over local tablet
 //! storage; `cairn allin1` wires one into the FE in-process, and a multi-node cluster will put
-//! an RPC client behind the same trait.
+//! an RPC client behind the same trait. Its HTTP port runs Stream Load ([`stream_load`]).
 
 pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod service;
+pub mod stream_load;
 
 pub use local::{LocalBackend, LocalBackendConfig};
 pub use metrics::BackendMetrics;

@@ -58,6 +58,9 @@ pub(crate) struct Allin1Args {
     /// Largest MySQL packet accepted, in bytes.
     #[arg(long, env = "CAIRN_MAX_ALLOWED_PACKET")]
     pub(crate) max_allowed_packet: Option<usize>,
+    /// Largest Stream Load body, in MB after decompression (StarRocks' `streaming_load_max_mb`).
+    #[arg(long, env = "CAIRN_STREAMING_LOAD_MAX_MB")]
+    pub(crate) streaming_load_max_mb: Option<u64>,
     /// The `time_zone` sessions start with.
     #[arg(long, env = "CAIRN_TIME_ZONE")]
     pub(crate) time_zone: Option<String>,
@@ -87,6 +90,7 @@ pub(crate) struct Allin1Config {
     pub(crate) stale_rowset_retention_seconds: u64,
     pub(crate) max_connections: usize,
     pub(crate) max_allowed_packet: usize,
+    pub(crate) streaming_load_max_mb: u64,
     pub(crate) time_zone: String,
     pub(crate) log_format: String,
     pub(crate) demo: Option<String>,
@@ -128,10 +132,11 @@ where
     }
 }
 
-const KNOWN_KEYS: [&str; 18] = [
+const KNOWN_KEYS: [&str; 19] = [
     "data_dir", "host", "query_port", "http_port", "rpc_port", "edit_log_port", "be_port", "be_http_port",
     "default_buckets", "checkpoint_interval", "compaction_interval_seconds", "compaction_min_rowsets",
     "stale_rowset_retention_seconds", "max_connections", "max_allowed_packet", "time_zone", "log_format", "demo",
+    "streaming_load_max_mb",
 ];
 
 impl Allin1Args {
@@ -159,6 +164,8 @@ impl Allin1Args {
             stale_rowset_retention_seconds: pick(self.stale_rowset_retention_seconds, &file, "stale_rowset_retention_seconds", 300)?,
             max_connections: pick(self.max_connections, &file, "max_connections", 1024)?,
             max_allowed_packet: pick(self.max_allowed_packet, &file, "max_allowed_packet", 64 << 20)?,
+            // The body is held in memory while it loads, so the default stays well under RAM.
+            streaming_load_max_mb: pick(self.streaming_load_max_mb, &file, "streaming_load_max_mb", 4096)?,
             time_zone: pick(self.time_zone, &file, "time_zone", "UTC".to_string())?,
             log_format: pick(self.log_format, &file, "log_format", "text".to_string())?,
             demo: match self.demo {

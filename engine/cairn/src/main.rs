@@ -95,7 +95,16 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
     let be_listener = tokio::net::TcpListener::bind(("0.0.0.0", config.be_http_port))
         .await
         .with_context(|| format!("failed to listen on BE HTTP port {}", config.be_http_port))?;
-    let be_router = cairn_be::http::router(Arc::clone(&backend_metrics));
+    let stream_load = cairn_be::stream_load::router(
+        Arc::clone(&frontend) as Arc<dyn cairn_load::LoadTarget>,
+        cairn_be::stream_load::StreamLoadConfig {
+            advertised_host: config.host.clone(),
+            http_port: config.be_http_port,
+            error_log_dir: config.data_dir.join("be").join("error_log"),
+            max_body_bytes: config.streaming_load_max_mb.saturating_mul(1 << 20),
+        },
+    );
+    let be_router = cairn_be::http::router(Arc::clone(&backend_metrics), stream_load);
     let compaction_metrics = Arc::clone(&backend_metrics);
     let extra_metrics: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
         let compactions = cairn_be::BackendMetrics::get(&compaction_metrics.compactions);
@@ -110,7 +119,9 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
         let frontend = Arc::clone(&frontend);
         tokio::spawn(async move { frontend.serve_http(extra_metrics).await })
     };
-    let be_http = tokio::spawn(async move { axum::serve(be_listener, be_router).await });
+    let be_http = tokio::spawn(async move {
+        axum::serve(be_listener, be_router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
     info!(
         query_port = config.query_port,
         http_port = config.http_port,

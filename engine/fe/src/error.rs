@@ -17,6 +17,9 @@ pub enum FeError {
     Journal(#[from] JournalError),
     #[error("{0}")]
     Backend(#[from] cairn_be::BackendError),
+    /// Committed and durable, but publishing failed: StarRocks' "Publish Timeout".
+    #[error("{0}")]
+    PublishTimeout(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -59,7 +62,7 @@ impl FeError {
         let (code, message) = match self {
             FeError::User { code, message } => (*code, message.clone()),
             FeError::Query(error) => map_datafusion_error(error),
-            FeError::Journal(_) | FeError::Backend(_) | FeError::Internal(_) => {
+            FeError::Journal(_) | FeError::Backend(_) | FeError::Internal(_) | FeError::PublishTimeout(_) => {
                 (ErrorCode::INTERNAL, self.to_string())
             }
         };

@@ -43,6 +43,8 @@ pub struct Frontend {
     /// `SET GLOBAL` values, starting points of new sessions.
     pub global_variables: RwLock<BTreeMap<String, crate::variables::VariableValue>>,
     pub start_time: chrono::DateTime<chrono::Utc>,
+    /// Stream Load and Routine Load transactions under way, and recent loads.
+    pub loads: Arc<crate::load_target::LoadJobs>,
 }
 
 impl Frontend {
@@ -60,6 +62,7 @@ impl Frontend {
             processes: ProcessList::default(),
             global_variables,
             start_time: chrono::Utc::now(),
+            loads: Default::default(),
         });
         frontend.register_backend()?;
         frontend.ensure_root_user()?;
@@ -124,7 +127,8 @@ impl Frontend {
             .await
             .map_err(|error| FeError::internal(format!("failed to listen on HTTP port {address}: {error}")))?;
         info!(%address, "FE HTTP listening");
-        axum::serve(listener, crate::http::router(Arc::clone(self), extra_metrics))
+        let router = crate::http::router(Arc::clone(self), extra_metrics);
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .map_err(|error| FeError::internal(format!("FE HTTP server stopped: {error}")))
     }

@@ -1,18 +1,61 @@
-//! The FE HTTP port (8030): `/api/health` in StarRocks' shape and `/metrics`. Stream Load
-//! joins it with the ingest issue.
+//! The FE HTTP port (8030): `/api/health` in StarRocks' shape, `/metrics`, and the Stream
+//! Load entry, which checks the user and the table and redirects (307) to a BE's 8040, as
+//! StarRocks' FE does; `curl --location-trusted` follows it with the credentials.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+
+use cairn_be::stream_load::{StreamLoadResponse, basic_auth, unauthorized};
+use cairn_load::LoadTarget;
 
 use crate::frontend::Frontend;
 
+fn load_failure(message: String) -> Response {
+    let body = StreamLoadResponse {
+        status: "Fail",
+        message,
+        ..StreamLoadResponse::default()
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+async fn stream_load_redirect(
+    State(frontend): State<Arc<Frontend>>,
+    Path((database, table)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let Some((user, password)) = basic_auth(&headers) else {
+        return unauthorized("Stream Load needs HTTP Basic auth: curl --location-trusted -u user:password".to_string());
+    };
+    if let Err(error) = frontend.authenticate(&user, &password, &peer.ip().to_string()) {
+        return unauthorized(error.to_string());
+    }
+    if let Err(error) = frontend.table_snapshot(&database, &table) {
+        return load_failure(error.to_string());
+    }
+    let backend = frontend.metadata.read().backends.first().cloned();
+    let Some(backend) = backend else {
+        return load_failure("No backend is alive to run the load".to_string());
+    };
+    let path_and_query = uri.path_and_query().map(|value| value.as_str()).unwrap_or(uri.path());
+    let location = format!("http://{}:{}{}", backend.host, backend.http_port, path_and_query);
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+}
+
 pub fn router(frontend: Arc<Frontend>, extra_metrics: Arc<dyn Fn() -> String + Send + Sync>) -> Router {
     let health_frontend = Arc::clone(&frontend);
-    Router::new()
+    let load_router = Router::new()
+        .route("/api/{database}/{table}/_stream_load", put(stream_load_redirect))
+        .with_state(Arc::clone(&frontend));
+    load_router
         .route(
             "/api/health",
             get(move || {

@@ -15,8 +15,9 @@ use cairn_common::ColumnType;
 use crate::catalog::Catalog;
 use crate::metadata::Metadata;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "schemata",
+    "loads",
     "tables",
     "columns",
     "views",
@@ -29,12 +30,63 @@ const TABLES: [&str; 9] = [
 
 pub struct InformationSchema {
     metadata: Arc<Metadata>,
+    loads: Arc<crate::load_target::LoadJobs>,
 }
 
 impl InformationSchema {
-    pub fn new(metadata: Arc<Metadata>) -> Self {
-        InformationSchema { metadata }
+    pub fn new(metadata: Arc<Metadata>, loads: Arc<crate::load_target::LoadJobs>) -> Self {
+        InformationSchema { metadata, loads }
     }
+}
+
+/// `information_schema.loads` in StarRocks' shape: recent Stream Load and Routine Load
+/// transactions.
+fn loads(records: &[cairn_load::LoadRecord]) -> DataFusionResult<(SchemaRef, RecordBatch)> {
+    let mut builder = TableBuilder::new(&[
+        ("job_id", true),
+        ("label", false),
+        ("database_name", false),
+        ("table_name", false),
+        ("state", false),
+        ("progress", false),
+        ("type", false),
+        ("priority", false),
+        ("scan_rows", true),
+        ("filtered_rows", true),
+        ("unselected_rows", true),
+        ("sink_rows", true),
+        ("load_bytes", true),
+        ("create_time", false),
+        ("load_start_time", false),
+        ("load_finish_time", false),
+        ("user", false),
+        ("error_msg", false),
+        ("tracking_url", false),
+    ]);
+    for record in records {
+        builder.row(vec![
+            integer(record.transaction_id as i64),
+            text(&record.label),
+            text(&record.database),
+            text(&record.table),
+            text(record.state),
+            text(if record.state == "CANCELLED" { "0%" } else { "100%" }),
+            text(record.load_type),
+            text("NORMAL"),
+            integer(record.total_rows as i64),
+            integer(record.filtered_rows as i64),
+            integer(record.unselected_rows as i64),
+            integer(record.loaded_rows as i64),
+            integer(record.load_bytes as i64),
+            text(crate::show::millis_to_datetime(record.create_time_ms)),
+            text(crate::show::millis_to_datetime(record.create_time_ms)),
+            text(crate::show::millis_to_datetime(record.finish_time_ms)),
+            text(&record.user),
+            Cell::Text((!record.error_message.is_empty()).then(|| record.error_message.clone())),
+            Cell::Text((!record.error_url.is_empty()).then(|| record.error_url.clone())),
+        ]);
+    }
+    builder.build()
 }
 
 impl fmt::Debug for InformationSchema {
@@ -399,6 +451,7 @@ impl SchemaProvider for InformationSchema {
                 "schemata" => schemata(&catalog)?,
                 "tables" => tables(&catalog)?,
                 "columns" => columns(&catalog)?,
+                "loads" => loads(&self.loads.history())?,
                 other if TABLES.contains(&other) => fixed_table(other)?,
                 _ => return Ok(None),
             }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod information_schema;
 pub mod journal;
 pub mod load;
+pub mod load_target;
 pub mod metadata;
 pub mod metrics;
 pub mod partition;

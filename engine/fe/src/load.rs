@@ -72,15 +72,35 @@ impl Frontend {
     ) -> Result<TransactionOutcome, FeError> {
         let (database_id, table) = self.table_snapshot(database, table_name)?;
         let mut transaction = self.transactions.begin(database_id, table.id, label)?;
-        let result = self
-            .write_transaction(&mut transaction, database_id, database, table, &batches, &overwrite)
-            .await;
+        self.write_and_commit(&mut transaction, database, table, &batches, overwrite).await
+    }
+
+    /// Writes and commits a begun transaction into `table` (a snapshot of the table it began
+    /// on); on any error the transaction is aborted.
+    pub async fn write_and_commit(
+        &self,
+        transaction: &mut Transaction,
+        database: &str,
+        table: Table,
+        batches: &[RecordBatch],
+        overwrite: Overwrite,
+    ) -> Result<TransactionOutcome, FeError> {
+        let database_id = transaction.database_id;
+        let result = if table.id == transaction.table_id {
+            self.write_transaction(transaction, database_id, database, table, batches, &overwrite)
+                .await
+        } else {
+            Err(FeError::analysis(format!(
+                "table '{}' was dropped and re-created while the load ran; nothing was loaded",
+                table.name()
+            )))
+        };
         let outcome = match result {
             // The caller of an overwrite holds the table lock from its read to this commit.
             Ok(()) if matches!(overwrite, Overwrite::AllPartitions) => {
-                self.transactions.commit_locked(&mut transaction).await
+                self.transactions.commit_locked(transaction).await
             }
-            Ok(()) => self.transactions.commit(&mut transaction).await,
+            Ok(()) => self.transactions.commit(transaction).await,
             Err(error) => Err(error),
         };
         match outcome {
@@ -93,7 +113,7 @@ impl Frontend {
             }
             Err(error) => {
                 self.metrics.record_transaction(false);
-                self.transactions.abort(&mut transaction).await;
+                self.transactions.abort(transaction).await;
                 Err(error)
             }
         }

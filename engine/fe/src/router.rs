@@ -214,3 +214,59 @@ pub fn split_batch(
     }
     Ok(())
 }
+
+/// For a load that filters instead of failing (Stream Load, Routine Load): the reason each
+/// row can not be loaded, if any. A row is rejected when no range partition holds it, when its
+/// expression-partition key is NULL, or when `allowed` (the `partitions` header) does not name
+/// its partition.
+pub fn partition_rejections(table: &Table, batch: &RecordBatch, allowed: Option<&[String]>) -> Result<Vec<Option<String>>, FeError> {
+    let rows = batch.num_rows();
+    let is_allowed = |name: &str| allowed.is_none_or(|allowed| allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(name)));
+    let not_listed = |name: &str| Some(format!("The row belongs to partition '{name}', which is not among the partitions of the load"));
+    let (column_name, unit) = match &table.definition.partition {
+        PartitionDesc::Unpartitioned => {
+            let name = table.partitions.keys().next().cloned().unwrap_or_default();
+            let rejection = if is_allowed(&name) { None } else { not_listed(&name) };
+            return Ok(vec![rejection; rows]);
+        }
+        PartitionDesc::Range { columns, .. } => (columns.first().cloned().unwrap_or_default(), None),
+        PartitionDesc::TimeExpression { column, unit } => (column.clone(), Some(unit.clone())),
+    };
+    let index = table
+        .definition
+        .column_index(&column_name)
+        .ok_or_else(|| FeError::internal(format!("partition column '{column_name}' is missing")))?;
+    let column_type = table.definition.columns[index].column_type;
+    let keys = array_keys(batch.column(index), column_type)?;
+    let mut ranges: Vec<(PartitionRange, &str)> = table
+        .partitions
+        .values()
+        .filter_map(|partition| partition.range.map(|range| (range, partition.name.as_str())))
+        .collect();
+    ranges.sort_by_key(|(range, _)| range.lower);
+    let mut rejections = Vec::with_capacity(rows);
+    for key in keys {
+        let key = match (key, &unit) {
+            (Some(key), _) => key,
+            (None, None) => i64::MIN,
+            (None, Some(_)) => {
+                rejections.push(Some(format!("NULL value in partition column '{column_name}'")));
+                continue;
+            }
+        };
+        let position = ranges.partition_point(|(range, _)| range.upper <= key);
+        let rejection = match (ranges.get(position), &unit) {
+            (Some((range, name)), _) if range.contains(key) => (!is_allowed(name)).then(|| not_listed(name)).flatten(),
+            (_, Some(unit)) => match time_partition(column_type, unit, key) {
+                Ok((name, _)) => (!is_allowed(&name)).then(|| not_listed(&name)).flatten(),
+                Err(error) => Some(error.to_string()),
+            },
+            (_, None) => Some(format!(
+                "The row is out of partition ranges: no partition holds value '{}' of column '{column_name}'",
+                format_key(column_type, key)
+            )),
+        };
+        rejections.push(rejection);
+    }
+    Ok(rejections)
+}

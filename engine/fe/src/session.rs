@@ -113,7 +113,7 @@ impl FeSession {
         let context = SessionContext::new_with_config(config);
         context.register_catalog(
             CATALOG_NAME,
-            Arc::new(CairnCatalog::new(Arc::clone(&frontend.metadata), Arc::clone(&frontend.backend))),
+            Arc::new(CairnCatalog::new(Arc::clone(&frontend.metadata), Arc::clone(&frontend.backend), Arc::clone(&frontend.loads))),
         );
         cairn_functions::register_functions(&context);
         context.register_variable(VarType::System, Arc::new(SystemVariables(Arc::clone(&variables))));
@@ -241,12 +241,7 @@ impl FeSession {
             .metadata
             .read()
             .user(&self.user, &self.host)
-            .is_some_and(|user| {
-                user.privileges.iter().any(|(grant_database, _, privilege)| {
-                    (grant_database == "*" || grant_database == database)
-                        && matches!(privilege.as_str(), "ALL" | "INSERT" | "DELETE" | "CREATE" | "DROP" | "ALTER" | "LOAD")
-                })
-            });
+            .is_some_and(|user| crate::users::may_write(user, database));
         if allowed {
             Ok(())
         } else {

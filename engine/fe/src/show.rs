@@ -289,6 +289,11 @@ fn millis_text(millis: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(millis).map(|time| time.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
+/// A time in milliseconds since the epoch as DATETIME text.
+pub fn millis_to_datetime(millis: i64) -> String {
+    millis_text(millis).unwrap_or_default()
+}
+
 pub async fn show(session: &mut FeSession, statement: Statement) -> Result<QueryResponse, FeError> {
     let frontend = Arc::clone(session.frontend());
     match statement {
@@ -627,6 +632,62 @@ pub async fn show(session: &mut FeSession, statement: Statement) -> Result<Query
                 &["UserIdentity", "Catalog", "Grants"],
                 grants.into_iter().map(|grant| vec![cell(format!("'{}'@'{}'", entry.name, entry.host)), cell("default_catalog"), cell(grant)]).collect(),
             )
+        }
+        Statement::ShowLoad { database, filter, limit } => {
+            let database = match database {
+                Some(database) => database,
+                None => session.database().ok_or_else(FeError::no_database_selected)?.to_string(),
+            };
+            if frontend.metadata.read().database(&database).is_none() {
+                return Err(FeError::unknown_database(&database));
+            }
+            let mut rows: Vec<Row> = frontend
+                .loads
+                .history()
+                .into_iter()
+                .filter(|record| record.database == database)
+                .map(|record| {
+                    let etl_info = format!(
+                        "unselected.rows={}; dpp.abnorm.ALL={}; dpp.norm.ALL={}",
+                        record.unselected_rows, record.filtered_rows, record.loaded_rows
+                    );
+                    let job_details = serde_json::json!({
+                        "ScannedRows": record.total_rows,
+                        "ScannedBytes": record.load_bytes,
+                        "FilteredRows": record.filtered_rows,
+                        "UnselectedRows": record.unselected_rows,
+                        "SinkRows": record.loaded_rows,
+                        "Table": record.table,
+                        "User": record.user,
+                    });
+                    vec![
+                        cell(record.transaction_id), cell(&record.label), cell(record.state),
+                        cell(if record.state == "CANCELLED" { "ETL:N/A; LOAD:N/A" } else { "ETL:100%; LOAD:100%" }),
+                        cell(record.load_type), cell("NORMAL"), cell(record.total_rows), cell(record.filtered_rows),
+                        cell(record.unselected_rows), cell(record.loaded_rows), cell(etl_info),
+                        cell(format!("resource:N/A; timeout(s):600; max_filter_ratio:N/A; table:{}", record.table)),
+                        (!record.error_message.is_empty()).then(|| record.error_message.clone()),
+                        millis_text(record.create_time_ms), millis_text(record.create_time_ms), millis_text(record.create_time_ms),
+                        millis_text(record.create_time_ms), millis_text(record.finish_time_ms),
+                        (!record.error_url.is_empty()).then(|| record.error_url.clone()),
+                        cell(job_details.to_string()),
+                    ]
+                })
+                .collect();
+            if let Some(limit) = limit {
+                let skip = rows.len().saturating_sub(limit as usize);
+                rows.drain(..skip);
+            }
+            filtered(
+                &[
+                    "JobId", "Label", "State", "Progress", "Type", "Priority", "ScanRows", "FilteredRows", "UnselectedRows",
+                    "SinkRows", "EtlInfo", "TaskInfo", "ErrorMsg", "CreateTime", "EtlStartTime", "EtlFinishTime",
+                    "LoadStartTime", "LoadFinishTime", "URL", "JobDetails",
+                ],
+                rows,
+                filter,
+            )
+            .await
         }
         Statement::ShowUsers => {
             let rows = frontend

@@ -92,6 +92,7 @@ pub fn encode_partition_selection(statement: &mut datafusion::sql::sqlparser::as
 pub struct CairnCatalog {
     metadata: Arc<Metadata>,
     backend: Arc<dyn BackendService>,
+    loads: Arc<crate::load_target::LoadJobs>,
 }
 
 impl fmt::Debug for CairnCatalog {
@@ -101,8 +102,8 @@ impl fmt::Debug for CairnCatalog {
 }
 
 impl CairnCatalog {
-    pub fn new(metadata: Arc<Metadata>, backend: Arc<dyn BackendService>) -> Self {
-        CairnCatalog { metadata, backend }
+    pub fn new(metadata: Arc<Metadata>, backend: Arc<dyn BackendService>, loads: Arc<crate::load_target::LoadJobs>) -> Self {
+        CairnCatalog { metadata, backend, loads }
     }
 }
 
@@ -115,7 +116,7 @@ impl CatalogProvider for CairnCatalog {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if name.eq_ignore_ascii_case("information_schema") {
-            return Some(Arc::new(crate::information_schema::InformationSchema::new(Arc::clone(&self.metadata))));
+            return Some(Arc::new(crate::information_schema::InformationSchema::new(Arc::clone(&self.metadata), Arc::clone(&self.loads))));
         }
         let catalog = self.metadata.read();
         let database = catalog.database(name).or_else(|| {

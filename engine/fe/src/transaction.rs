@@ -213,8 +213,7 @@ impl TransactionManager {
                     tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
                 }
                 Err(error) => {
-                    return Err(FeError::user(
-                        ErrorCode::INTERNAL,
+                    return Err(FeError::PublishTimeout(
                         format!(
                             "Publish Timeout: transaction {} (label {}) is committed and its rows are durable, \
                              but publishing them failed ({error}); they become visible when the publish is retried \

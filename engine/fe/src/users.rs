@@ -18,6 +18,16 @@ fn password_hash(password: &str) -> Vec<u8> {
     }
 }
 
+/// Whether `user` may change data or schema in `database`: an admin role, or a grant of a
+/// writing privilege on it.
+pub fn may_write(user: &User, database: &str) -> bool {
+    user.roles.iter().any(|role| role == "root" || role == "db_admin")
+        || user.privileges.iter().any(|(grant_database, _, privilege)| {
+            (grant_database == "*" || grant_database == database)
+                && matches!(privilege.as_str(), "ALL" | "INSERT" | "DELETE" | "CREATE" | "DROP" | "ALTER" | "LOAD")
+        })
+}
+
 fn find_user(frontend: &Frontend, name: &str, host: &str) -> Option<User> {
     frontend
         .metadata

@@ -98,6 +98,12 @@ pub fn normalize_time_zone(time_zone: &str) -> Result<String, RewriteError> {
     zone::normalize(time_zone).ok_or_else(|| RewriteError::UnknownTimeZone(time_zone.to_string()))
 }
 
+/// The wall-clock time now in a MySQL `time_zone` (`None` for an unknown zone): what
+/// `NOW()` returns there, and what a `DEFAULT CURRENT_TIMESTAMP` column gets.
+pub fn wall_clock_now(time_zone: &str) -> Option<chrono::NaiveDateTime> {
+    zone::SessionZone::parse(time_zone).map(|zone| zone.wall_clock(chrono::Utc::now()))
+}
+
 /// Stores the session time zone in `context`'s DataFusion configuration, where the
 /// functions read it. Call it when the session starts and on `SET time_zone`.
 pub fn set_session_time_zone(

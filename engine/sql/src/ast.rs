@@ -182,7 +182,13 @@ pub enum Statement {
     /// `SHOW GRANTS [FOR user]`.
     ShowGrants { user: Option<UserIdentity> },
     ShowUsers,
-    /// `SHOW [ALL] LOAD` is for a later issue; kept here so it parses to a clear error.
+    /// `SHOW LOAD [FROM db] [WHERE ...] [LIMIT n]`: recent loads (Stream Load, INSERT,
+    /// Routine Load batches) of the database.
+    ShowLoad {
+        database: Option<String>,
+        filter: Option<ShowFilter>,
+        limit: Option<u64>,
+    },
     /// `CREATE USER [IF NOT EXISTS] 'u'@'h' [IDENTIFIED BY 'p'] [DEFAULT ROLE r]`.
     CreateUser {
         user: UserIdentity,

@@ -113,6 +113,20 @@ impl StatementParser<'_> {
             };
             return Ok(Statement::ShowGrants { user });
         }
+        if self.parse_word("LOAD") {
+            let database = if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
+                Some(self.parse_database_name()?)
+            } else {
+                None
+            };
+            let filter = self.parse_show_filter()?;
+            let limit = if self.parse_word("LIMIT") {
+                Some(self.parse_unsigned_integer("a row count after LIMIT")?)
+            } else {
+                None
+            };
+            return Ok(Statement::ShowLoad { database, filter, limit });
+        }
         if self.parse_word("USERS") {
             return Ok(Statement::ShowUsers);
         }

@@ -1,0 +1,527 @@
+//! From the bytes of a load to rows of the table: read the format, map source columns to
+//! table columns (with `columns` expressions), convert, and apply `where`. Stream Load and
+//! each Routine Load batch go through [`LoadPlan`].
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CastKind, DataType as SqlDataType, Expr, Ident, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::MySqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use cairn_common::ColumnDefinition;
+
+use crate::convert::{RowFailures, convert_column, default_column};
+use crate::error::LoadError;
+use crate::options::{ColumnMapping, LoadFormat, LoadOptions};
+use crate::reader::{RawBatch, RawBatchBuilder, RowError};
+use crate::target::LoadRows;
+
+/// Rows per batch the readers produce.
+const BATCH_ROWS: usize = 64 * 1024;
+const SOURCE_TABLE: &str = "__cairn_load_source";
+const WHERE_COLUMN: &str = "__cairn_load_where";
+
+/// Where a table column's values come from.
+#[derive(Debug, Clone)]
+enum Provided {
+    Source(usize),
+    Expression(String),
+    Default,
+}
+
+/// The rows a load produced, ready to commit.
+#[derive(Debug, Default)]
+pub struct PreparedRows {
+    pub rows: Vec<LoadRows>,
+    pub errors: Vec<RowError>,
+    pub total_rows: u64,
+    pub unselected_rows: u64,
+}
+
+impl PreparedRows {
+    pub fn loaded_rows(&self) -> u64 {
+        self.rows.iter().map(|rows| rows.row_numbers.len() as u64).sum()
+    }
+}
+
+pub struct LoadPlan {
+    options: LoadOptions,
+    columns: Vec<ColumnDefinition>,
+    source_names: Vec<String>,
+    provided: Vec<Provided>,
+    /// Set when `columns` has expressions or there is a `where`: rows go through DataFusion.
+    context: Option<SessionContext>,
+    now: String,
+}
+
+fn is_arithmetic(operator: &BinaryOperator) -> bool {
+    matches!(
+        operator,
+        BinaryOperator::Plus
+            | BinaryOperator::Minus
+            | BinaryOperator::Multiply
+            | BinaryOperator::Divide
+            | BinaryOperator::Modulo
+            | BinaryOperator::MyIntegerDivide
+    )
+}
+
+fn is_comparison(operator: &BinaryOperator) -> bool {
+    matches!(
+        operator,
+        BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+    )
+}
+
+fn is_number(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(value) => matches!(value.value, datafusion::sql::sqlparser::ast::Value::Number(..)),
+        Expr::UnaryOp { expr, .. } => is_number(expr),
+        _ => false,
+    }
+}
+
+/// MySQL converts text to a number in arithmetic (`tmp * 100`) and in comparisons with a
+/// number; DataFusion does not. Source columns that are not table columns are text, so
+/// wrap them in a cast where MySQL would convert.
+fn numeric_text_columns(expression: &mut Expr, text_columns: &HashSet<String>) {
+    let as_number = |expr: &mut Expr| {
+        if let Expr::Identifier(ident) = expr {
+            if text_columns.contains(&ident.value.to_lowercase()) {
+                let inner = std::mem::replace(expr, Expr::Identifier(Ident::new("")));
+                *expr = Expr::Cast {
+                    kind: CastKind::TryCast,
+                    expr: Box::new(inner),
+                    data_type: SqlDataType::Double(datafusion::sql::sqlparser::ast::ExactNumberInfo::None),
+                    array: false,
+                    format: None,
+                };
+            }
+        }
+    };
+    let _: ControlFlow<()> = visit_expressions_mut(expression, |expr| {
+        if let Expr::BinaryOp { left, op, right } = expr {
+            if is_arithmetic(op) {
+                as_number(left);
+                as_number(right);
+            } else if is_comparison(op) {
+                if is_number(right) {
+                    as_number(left);
+                }
+                if is_number(left) {
+                    as_number(right);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    });
+}
+
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.to_lowercase().replace('`', "``"))
+}
+
+impl LoadPlan {
+    /// Checks the mapping against the table's columns.
+    pub fn new(options: LoadOptions, columns: Vec<ColumnDefinition>) -> Result<Self, LoadError> {
+        let find = |name: &str| columns.iter().position(|column| column.name.eq_ignore_ascii_case(name));
+        let now = cairn_functions::wall_clock_now(&options.timezone)
+            .map(|now| now.format("%Y-%m-%d %H:%M:%S").to_string())
+            .ok_or_else(|| LoadError::InvalidParameter(format!("Unknown time zone '{}'", options.timezone)))?;
+        let (source_names, provided) = match &options.columns {
+            None => (
+                columns.iter().map(|column| column.name.clone()).collect::<Vec<_>>(),
+                (0..columns.len()).map(Provided::Source).collect::<Vec<_>>(),
+            ),
+            Some(mappings) => {
+                let mut seen = HashSet::new();
+                let mut source_names = Vec::new();
+                let mut provided = vec![Provided::Default; columns.len()];
+                for mapping in mappings {
+                    let name = match mapping {
+                        ColumnMapping::Source(name) | ColumnMapping::Derived { name, .. } => name,
+                    };
+                    if !seen.insert(name.to_lowercase()) {
+                        return Err(LoadError::InvalidParameter(format!(
+                            "Duplicate column '{name}' in the columns header"
+                        )));
+                    }
+                    match mapping {
+                        ColumnMapping::Source(name) => {
+                            if let Some(index) = find(name) {
+                                provided[index] = Provided::Source(source_names.len());
+                            }
+                            source_names.push(name.clone());
+                        }
+                        ColumnMapping::Derived { name, expression } => {
+                            let index = find(name).ok_or_else(|| {
+                                LoadError::Schema(format!("Unknown column '{name}' in the columns header: the table has no such column"))
+                            })?;
+                            provided[index] = Provided::Expression(expression.clone());
+                        }
+                    }
+                }
+                (source_names, provided)
+            }
+        };
+        if source_names.is_empty() {
+            return Err(LoadError::InvalidParameter("The load names no source column".to_string()));
+        }
+        for (column, provided) in columns.iter().zip(&provided) {
+            if matches!(provided, Provided::Default) {
+                default_column(column, 0, &now)?;
+            }
+        }
+        let needs_sql = options.where_clause.is_some() || provided.iter().any(|provided| matches!(provided, Provided::Expression(_)));
+        let context = needs_sql.then(|| {
+            let context = SessionContext::new();
+            cairn_functions::register_functions(&context);
+            context
+        });
+        if let Some(context) = &context {
+            cairn_functions::set_session_time_zone(context, &options.timezone)
+                .map_err(|error| LoadError::InvalidParameter(error.to_string()))?;
+        }
+        Ok(LoadPlan {
+            options,
+            columns,
+            source_names,
+            provided,
+            context,
+            now,
+        })
+    }
+
+    pub fn options(&self) -> &LoadOptions {
+        &self.options
+    }
+
+    /// Reads a whole body (already decompressed) and shapes its rows.
+    pub async fn prepare(&self, data: &[u8]) -> Result<PreparedRows, LoadError> {
+        let mut builder = RawBatchBuilder::new(self.source_names.clone(), BATCH_ROWS);
+        match self.options.format {
+            LoadFormat::Csv => crate::csv::read_csv(data, &self.options.csv, &mut builder),
+            LoadFormat::Json => crate::json::read_json(data, &self.options.json, &mut builder)?,
+        }
+        let total_rows = builder.total_rows();
+        let (batches, errors) = builder.finish();
+        let mut prepared = PreparedRows {
+            errors,
+            total_rows,
+            ..PreparedRows::default()
+        };
+        for batch in batches {
+            self.shape(batch, &mut prepared).await?;
+        }
+        Ok(prepared)
+    }
+
+    fn row_text(&self, batch: &RawBatch, row: usize) -> String {
+        let separator = match self.options.format {
+            LoadFormat::Csv => String::from_utf8_lossy(&self.options.csv.column_separator).into_owned(),
+            LoadFormat::Json => ", ".to_string(),
+        };
+        batch
+            .columns
+            .iter()
+            .map(|column| if column.is_valid(row) { column.value(row).to_string() } else { "\\N".to_string() })
+            .collect::<Vec<_>>()
+            .join(&separator)
+    }
+
+    /// Converts one batch of text rows to table rows, adding them and their errors to
+    /// `prepared`.
+    async fn shape(&self, batch: RawBatch, prepared: &mut PreparedRows) -> Result<(), LoadError> {
+        let rows = batch.num_rows();
+        let mut failures: RowFailures = vec![None; rows];
+        let strict = self.options.strict_mode;
+        let (values, selected): (Vec<ArrayRef>, Option<BooleanArray>) = match &self.context {
+            None => {
+                let mut values = Vec::with_capacity(self.columns.len());
+                for (column, provided) in self.columns.iter().zip(&self.provided) {
+                    values.push(match provided {
+                        Provided::Source(index) => {
+                            let source: ArrayRef = Arc::new(batch.columns[*index].clone());
+                            convert_column(&source, column, strict, &mut failures)
+                        }
+                        _ => default_column(column, rows, &self.now)?,
+                    });
+                }
+                (values, None)
+            }
+            Some(context) => match self.evaluate(context, &batch, &mut failures).await {
+                Ok(evaluated) => evaluated,
+                Err(EvaluateError::Load(error)) => return Err(error),
+                Err(EvaluateError::Rows(reason)) => {
+                    for row in 0..rows {
+                        prepared.errors.push(RowError {
+                            row_number: batch.row_numbers[row],
+                            reason: reason.clone(),
+                            row: self.row_text(&batch, row),
+                        });
+                    }
+                    return Ok(());
+                }
+            },
+        };
+        let mut keep = Vec::with_capacity(rows);
+        for (row, failure) in failures.into_iter().enumerate() {
+            match failure {
+                Some(reason) => {
+                    prepared.errors.push(RowError {
+                        row_number: batch.row_numbers[row],
+                        reason,
+                        row: self.row_text(&batch, row),
+                    });
+                    keep.push(false);
+                }
+                None => {
+                    let selected = selected.as_ref().is_none_or(|selected| selected.is_valid(row) && selected.value(row));
+                    if !selected {
+                        prepared.unselected_rows += 1;
+                    }
+                    keep.push(selected);
+                }
+            }
+        }
+        let mask = BooleanArray::from(keep);
+        let filter_error = |error: datafusion::arrow::error::ArrowError| LoadError::Internal(format!("failed to filter rows: {error}"));
+        let columns = values
+            .iter()
+            .map(|values| filter(values, &mask).map_err(filter_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        let row_numbers: Vec<u64> = batch
+            .row_numbers
+            .iter()
+            .zip(mask.values().iter())
+            .filter_map(|(row_number, keep)| keep.then_some(*row_number))
+            .collect();
+        if !row_numbers.is_empty() {
+            prepared.rows.push(LoadRows { columns, row_numbers });
+        }
+        Ok(())
+    }
+
+    /// Runs `columns` expressions and `where` with DataFusion over one batch.
+    async fn evaluate(
+        &self,
+        context: &SessionContext,
+        batch: &RawBatch,
+        failures: &mut RowFailures,
+    ) -> Result<(Vec<ArrayRef>, Option<BooleanArray>), EvaluateError> {
+        let rows = batch.num_rows();
+        let table_column = |name: &str| self.columns.iter().find(|column| column.name.eq_ignore_ascii_case(name));
+        // Source columns named like a table column take its type, as StarRocks types them.
+        let mut fields = Vec::with_capacity(self.source_names.len());
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.source_names.len());
+        let mut text_columns = HashSet::new();
+        for (name, values) in self.source_names.iter().zip(&batch.columns) {
+            let source: ArrayRef = Arc::new(values.clone());
+            let array = match table_column(name) {
+                Some(column) => convert_column(&source, column, self.options.strict_mode, failures),
+                None => {
+                    text_columns.insert(name.to_lowercase());
+                    source
+                }
+            };
+            fields.push(Field::new(name.to_lowercase(), array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        let source_batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|error| EvaluateError::Load(LoadError::Internal(format!("failed to build source rows: {error}"))))?;
+
+        let expression_sql = |text: &str| -> Result<String, EvaluateError> {
+            let mut expression = Parser::new(&MySqlDialect {})
+                .try_with_sql(text)
+                .and_then(|mut parser| parser.parse_expr())
+                .map_err(|error| EvaluateError::Load(LoadError::Expression(format!("Invalid expression '{text}': {error}"))))?;
+            numeric_text_columns(&mut expression, &text_columns);
+            Ok(expression.to_string())
+        };
+        let mut inner = Vec::new();
+        let mut output_names = Vec::new();
+        for (column, provided) in self.columns.iter().zip(&self.provided) {
+            let sql = match provided {
+                Provided::Source(index) => quoted(&self.source_names[*index]),
+                Provided::Expression(text) => expression_sql(text)?,
+                Provided::Default => continue,
+            };
+            inner.push(format!("{sql} AS {}", quoted(&column.name)));
+            output_names.push(column.name.to_lowercase());
+        }
+        for name in &self.source_names {
+            if table_column(name).is_none() {
+                inner.push(quoted(name));
+            }
+        }
+        let where_sql = match &self.options.where_clause {
+            Some(text) => expression_sql(text)?,
+            None => "TRUE".to_string(),
+        };
+        let sql = format!(
+            "SELECT *, ({where_sql}) AS {WHERE_COLUMN} FROM (SELECT {} FROM {SOURCE_TABLE}) AS __cairn_load",
+            inner.join(", ")
+        );
+        let _ = context.deregister_table(SOURCE_TABLE);
+        context
+            .register_batch(SOURCE_TABLE, source_batch)
+            .map_err(|error| EvaluateError::Load(LoadError::Internal(format!("failed to register source rows: {error}"))))?;
+        let settings = cairn_functions::SessionSettings {
+            time_zone: self.options.timezone.clone(),
+            ..cairn_functions::SessionSettings::default()
+        };
+        let plan = cairn_functions::plan_sql(context, &sql, &settings)
+            .await
+            .map_err(|error| EvaluateError::Load(LoadError::Expression(format!("The columns or where of the load do not plan: {error}"))))?;
+        let result = async {
+            let frame = context.execute_logical_plan(plan).await?;
+            frame.collect().await
+        }
+        .await;
+        let _ = context.deregister_table(SOURCE_TABLE);
+        let batches = result.map_err(|error| EvaluateError::Rows(format!("Evaluating the load's expressions failed: {error}")))?;
+        let schema = batches.first().map(|batch| batch.schema());
+        let combined = match schema {
+            Some(schema) => datafusion::arrow::compute::concat_batches(&schema, &batches)
+                .map_err(|error| EvaluateError::Load(LoadError::Internal(error.to_string())))?,
+            None => return Ok((Vec::new(), Some(BooleanArray::from(vec![false; rows])))),
+        };
+        if combined.num_rows() != rows {
+            return Err(EvaluateError::Load(LoadError::Internal(format!(
+                "the load's expressions returned {} rows for {rows}",
+                combined.num_rows()
+            ))));
+        }
+        let mut values = Vec::with_capacity(self.columns.len());
+        for column in &self.columns {
+            let array = match combined.column_by_name(&column.name.to_lowercase()) {
+                Some(result) if output_names.contains(&column.name.to_lowercase()) => {
+                    convert_column(result, column, self.options.strict_mode, failures)
+                }
+                _ => default_column(column, rows, &self.now).map_err(EvaluateError::Load)?,
+            };
+            values.push(array);
+        }
+        let selected = combined
+            .column_by_name(WHERE_COLUMN)
+            .map(|selected| match selected.data_type() {
+                DataType::Boolean => Ok(selected.as_boolean().clone()),
+                other => Err(EvaluateError::Load(LoadError::Expression(format!(
+                    "The where condition must be a boolean expression, not {other}"
+                )))),
+            })
+            .transpose()?;
+        Ok((values, selected))
+    }
+}
+
+enum EvaluateError {
+    /// The whole load fails.
+    Load(LoadError),
+    /// Every row of the batch is filtered with this reason.
+    Rows(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_common::ColumnType;
+    use datafusion::arrow::array::Int32Array;
+
+    fn column(name: &str, column_type: ColumnType, nullable: bool) -> ColumnDefinition {
+        ColumnDefinition {
+            name: name.to_string(),
+            column_type,
+            nullable,
+            default: None,
+            comment: String::new(),
+            is_key: false,
+        }
+    }
+
+    fn table() -> Vec<ColumnDefinition> {
+        vec![
+            column("k", ColumnType::Int, false),
+            column("name", ColumnType::Varchar { length: 8 }, true),
+            column("v", ColumnType::BigInt, true),
+        ]
+    }
+
+    fn options(parameters: &[(&str, &str)]) -> LoadOptions {
+        LoadOptions::from_parameters(parameters.iter().copied()).expect("valid options")
+    }
+
+    fn ints(rows: &LoadRows, column: usize) -> Vec<Option<i64>> {
+        let values = datafusion::arrow::compute::cast(&rows.columns[column], &DataType::Int64).expect("cast");
+        values.as_primitive::<datafusion::arrow::datatypes::Int64Type>().iter().collect()
+    }
+
+    #[tokio::test]
+    async fn plain_csv_filters_bad_rows() {
+        let plan = LoadPlan::new(options(&[("column_separator", ","), ("strict_mode", "true")]), table()).expect("plan");
+        let prepared = plan.prepare(b"1,a,10\n2,b,x\n3,toolongname,30\n\\N,d,40\n5,e\n6,f,60\n").await.expect("prepare");
+        assert_eq!(prepared.total_rows, 6);
+        assert_eq!(prepared.loaded_rows(), 2);
+        let reasons: Vec<(u64, &str)> = prepared.errors.iter().map(|error| (error.row_number, error.reason.as_str())).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(reasons.iter().any(|(row, reason)| *row == 2 && reason.contains("not a valid BIGINT")));
+        assert!(reasons.iter().any(|(row, reason)| *row == 3 && reason.contains("exceeds")));
+        assert!(reasons.iter().any(|(row, reason)| *row == 4 && reason.contains("non-nullable")));
+        assert!(reasons.iter().any(|(row, reason)| *row == 5 && reason.contains("Expect 3, but got 2")));
+        assert_eq!(ints(&prepared.rows[0], 0), vec![Some(1), Some(6)]);
+    }
+
+    #[tokio::test]
+    async fn columns_expressions_and_where() {
+        let plan = LoadPlan::new(
+            options(&[("column_separator", ","), ("columns", "k, tmp, name = concat('n', tmp), v = tmp * 100"), ("where", "v > 150")]),
+            table(),
+        )
+        .expect("plan");
+        let prepared = plan.prepare(b"1,1\n2,2\n3,3\n").await.expect("prepare");
+        assert_eq!(prepared.total_rows, 3);
+        assert_eq!(prepared.unselected_rows, 1);
+        assert!(prepared.errors.is_empty(), "{:?}", prepared.errors);
+        let rows = &prepared.rows[0];
+        assert_eq!(ints(rows, 0), vec![Some(2), Some(3)]);
+        assert_eq!(ints(rows, 2), vec![Some(200), Some(300)]);
+        assert_eq!(rows.columns[1].as_string::<i32>().value(0), "n2");
+        assert_eq!(rows.row_numbers, vec![2, 3]);
+        assert!(rows.columns[0].as_any().downcast_ref::<Int32Array>().is_some());
+    }
+
+    #[tokio::test]
+    async fn mapping_errors_are_clear() {
+        let unknown = LoadPlan::new(options(&[("columns", "k, nope = 1")]), table());
+        assert!(matches!(unknown, Err(LoadError::Schema(message)) if message.contains("nope")));
+        let missing_key = LoadPlan::new(options(&[("columns", "name, v")]), table());
+        assert!(matches!(missing_key, Err(LoadError::Schema(message)) if message.contains("'k'")));
+        let plan = LoadPlan::new(options(&[("columns", "k, name, v"), ("where", "no_such_function(k)")]), table()).expect("plan");
+        assert!(matches!(plan.prepare(b"1\ta\t2\n").await, Err(LoadError::Expression(_))));
+    }
+
+    #[tokio::test]
+    async fn json_rows_by_name() {
+        let plan = LoadPlan::new(options(&[("format", "json"), ("strip_outer_array", "true")]), table()).expect("plan");
+        let prepared = plan
+            .prepare(br#"[{"k": 1, "name": "a", "v": 5}, {"k": 2, "v": "bad"}, {"name": "nokey"}]"#)
+            .await
+            .expect("prepare");
+        assert_eq!(prepared.loaded_rows(), 2);
+        assert_eq!(prepared.errors.len(), 1);
+        assert_eq!(prepared.errors[0].row_number, 3);
+    }
+}
