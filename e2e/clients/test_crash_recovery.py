@@ -1,4 +1,4 @@
-"""Crash test: continuous labelled INSERTs, `kill -9` at an arbitrary moment, restart; every
+"""Crash tests: continuous labelled INSERTs (and Stream Loads), `kill -9` at an arbitrary moment, restart; every
 acknowledged label is present exactly once, no transaction is half there, and nothing else is.
 Labels make a load exactly-once: retrying a committed label is refused."""
 
@@ -9,6 +9,7 @@ import threading
 import time
 
 import pymysql
+import requests
 
 from cairn_server import CairnServer, create_duplicate_table
 
@@ -129,6 +130,103 @@ def test_kill_9_loses_no_acknowledged_load(tmp_path):
                     assert before == ROWS_PER_LOAD, f"label {label} absent but refused: {error}"
         session.close()
 
+        present = rows_per_label(server)
+        assert present.keys() == acknowledged | uncertain
+        assert set(present.values()) == {ROWS_PER_LOAD}
+    except BaseException:
+        print(server.log_tail(80))
+        raise
+    finally:
+        server.stop()
+
+
+class StreamLoadWriter(threading.Thread):
+    """Sends labelled Stream Loads one after another until the server goes away."""
+
+    def __init__(self, server: CairnServer, cycle: int):
+        super().__init__(daemon=True)
+        self.server = server
+        self.cycle = cycle
+        self.acknowledged: list[str] = []
+        self.in_flight: str | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        number = 0
+        try:
+            while True:
+                label = f"stream_{self.cycle}_{number}"
+                self.in_flight = label
+                response = stream_load(self.server, label)
+                if response.get("Status") != "Success":
+                    raise AssertionError(f"load {label} was refused: {response}")
+                self.acknowledged.append(label)
+                self.in_flight = None
+                number += 1
+        except BaseException as error:  # noqa: BLE001 - the test inspects what ended the writer
+            self.error = error
+
+
+def stream_load(server: CairnServer, label: str) -> dict:
+    body = "".join(f"{label}\t{row}\tpayload {row} of {label}\n" for row in range(ROWS_PER_LOAD))
+    url = f"http://{server.host}:{server.backend_http_port}/api/crash/loads/_stream_load"
+    response = requests.put(url, data=body.encode(), headers={"label": label}, auth=("root", ""), timeout=30)
+    return response.json()
+
+
+def test_kill_9_loses_no_acknowledged_stream_load(tmp_path):
+    server = CairnServer(tmp_path).start()
+    try:
+        session = server.connect()
+        with session.cursor() as cursor:
+            cursor.execute("CREATE DATABASE crash")
+            cursor.execute("USE crash")
+            create_duplicate_table(
+                cursor, "loads",
+                "label VARCHAR(64) NOT NULL, seq INT NOT NULL, payload VARCHAR(128)",
+                "label", buckets=4,
+            )
+        session.close()
+
+        acknowledged: set[str] = set()
+        uncertain: set[str] = set()
+        random_source = random.Random(20241121)
+        for cycle in range(CRASH_CYCLES):
+            writer = StreamLoadWriter(server, cycle)
+            writer.start()
+            deadline = time.monotonic() + 60
+            while not writer.acknowledged and writer.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(random_source.uniform(0.5, 3.0))
+            server.kill()
+            writer.join(timeout=60)
+            assert not writer.is_alive(), "the writer did not notice the crash"
+            assert isinstance(writer.error, requests.exceptions.ConnectionError), (
+                f"cycle {cycle}: the writer stopped for another reason than the crash: {writer.error!r}"
+            )
+            assert writer.acknowledged, f"cycle {cycle}: no load was acknowledged before the kill"
+            acknowledged.update(writer.acknowledged)
+            if writer.in_flight:
+                uncertain.add(writer.in_flight)
+
+            server.start()
+            present = rows_per_label(server)
+            missing = acknowledged - present.keys()
+            assert not missing, f"cycle {cycle}: acknowledged labels lost: {sorted(missing)[:10]}"
+            unknown = present.keys() - acknowledged - uncertain
+            assert not unknown, f"cycle {cycle}: rows under labels never sent: {sorted(unknown)[:10]}"
+            partial = {label: count for label, count in present.items() if count != ROWS_PER_LOAD}
+            assert not partial, f"cycle {cycle}: half transactions visible: {partial}"
+
+        # Retrying every label: the committed ones are refused, the lost in-flight ones load once.
+        for label in sorted(acknowledged | uncertain):
+            before = rows_per_label(server).get(label, 0)
+            response = stream_load(server, label)
+            if before:
+                assert response["Status"] == "Label Already Exists", (label, response)
+                assert response["ExistingJobStatus"] == "FINISHED", (label, response)
+            else:
+                assert label in uncertain and response["Status"] == "Success", (label, response)
         present = rows_per_label(server)
         assert present.keys() == acknowledged | uncertain
         assert set(present.values()) == {ROWS_PER_LOAD}
