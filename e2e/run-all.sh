@@ -3,7 +3,10 @@
 #   cargo-test    cargo test --workspace
 #   sqllogictest  the .slt suite against real cairn allin1 processes
 #   clients       pytest e2e/clients: mysql CLI, PyMySQL, mysql-connector, Go driver,
-#                 bad input, crash and compaction tests
+#                 Stream Load with curl and requests, bad input, crash and compaction tests
+#   differential  every SSB and TPC-H query of the benchmark, Cairn (loaded by Stream Load)
+#                 against DuckDB at SF0.1
+#   kafka         pytest e2e/kafka: a real Apache Kafka broker (KRaft, from Maven Central jars)
 #   kubernetes    e2e/kubernetes/run.sh, when it exists
 # and ends with the line `N passed, M failed` (counting suites). Exits non-zero if any failed.
 #
@@ -24,7 +27,7 @@ export PYTHONDONTWRITEBYTECODE=1
 logs="$repository/e2e/.work/logs"
 mkdir -p "$logs"
 
-all_suites=(cargo-test sqllogictest clients kubernetes)
+all_suites=(cargo-test sqllogictest clients differential kafka kubernetes)
 if [ "$#" -gt 0 ]; then selected=("$@"); else selected=("${all_suites[@]}"); fi
 for suite in "${selected[@]}"; do
   case " ${all_suites[*]} " in
@@ -99,6 +102,19 @@ clients_suite() {
   # pytest exits 5 when it collected no test; that fails here too, as any non-zero exit does.
 }
 
+differential_suite() {
+  local venv
+  venv="$(cat "$logs/venv-path")" || return 1
+  (cd e2e/bench && "$venv/bin/python" -m pytest -v --basetemp="$repository/e2e/.work/pytest-differential" test_differential.py)
+}
+
+kafka_suite() {
+  local venv
+  venv="$(cat "$logs/venv-path")" || return 1
+  bash e2e/tools/kafka.sh install > /dev/null || return 1
+  (cd e2e/kafka && "$venv/bin/python" -m pytest -v --basetemp="$repository/e2e/.work/pytest-kafka")
+}
+
 kubernetes_suite() {
   bash e2e/kubernetes/run.sh
 }
@@ -110,6 +126,8 @@ if ! run_step build build; then finish || exit 1; fi
 if wants cargo-test; then run_step cargo-test cargo test --workspace || true; fi
 if wants sqllogictest; then run_step sqllogictest sqllogictest_suite || true; fi
 if wants clients; then run_step clients clients_suite || true; fi
+if wants differential; then run_step differential differential_suite || true; fi
+if wants kafka; then run_step kafka kafka_suite || true; fi
 if wants kubernetes; then
   if [ -f e2e/kubernetes/run.sh ]; then
     run_step kubernetes kubernetes_suite || true

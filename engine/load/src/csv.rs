@@ -2,6 +2,8 @@
 //! NULL, optional enclose and escape characters, `trim_space` and `skip_header`. Rows whose
 //! field count is wrong are rejected one by one; the rest of the body still loads.
 
+use std::borrow::Cow;
+
 use memchr::memmem;
 
 use crate::options::CsvOptions;
@@ -15,7 +17,7 @@ const NULL_MARKER: &[u8] = b"\\N";
 pub(crate) fn read_csv(data: &[u8], options: &CsvOptions, builder: &mut RawBatchBuilder) {
     let mut row_number: u64 = 0;
     let mut skipped = 0usize;
-    let mut fields: Vec<Option<Vec<u8>>> = Vec::with_capacity(builder.source_columns());
+    let mut fields: Vec<Option<Cow<'_, [u8]>>> = Vec::with_capacity(builder.source_columns());
     let quoted = options.enclose.is_some() || options.escape.is_some();
     let mut position = 0usize;
     let row_finder = memmem::Finder::new(&options.row_delimiter);
@@ -89,16 +91,16 @@ fn trim(field: &[u8]) -> &[u8] {
     &field[start..end.max(start)]
 }
 
-fn field_value(field: &[u8], trim_space: bool) -> Option<Vec<u8>> {
+fn field_value(field: &[u8], trim_space: bool) -> Option<&[u8]> {
     let field = if trim_space { trim(field) } else { field };
-    if field == NULL_MARKER { None } else { Some(field.to_vec()) }
+    if field == NULL_MARKER { None } else { Some(field) }
 }
 
-fn split_fields_plain(row: &[u8], options: &CsvOptions, fields: &mut Vec<Option<Vec<u8>>>) {
+fn split_fields_plain<'a>(row: &'a [u8], options: &CsvOptions, fields: &mut Vec<Option<Cow<'a, [u8]>>>) {
     let separator = options.column_separator.as_slice();
     if separator.len() == 1 {
         for field in row.split(|byte| *byte == separator[0]) {
-            fields.push(field_value(field, options.trim_space));
+            fields.push(field_value(field, options.trim_space).map(Cow::Borrowed));
         }
         return;
     }
@@ -107,10 +109,10 @@ fn split_fields_plain(row: &[u8], options: &CsvOptions, fields: &mut Vec<Option<
         if offset < start {
             continue;
         }
-        fields.push(field_value(&row[start..offset], options.trim_space));
+        fields.push(field_value(&row[start..offset], options.trim_space).map(Cow::Borrowed));
         start = offset + separator.len();
     }
-    fields.push(field_value(&row[start..], options.trim_space));
+    fields.push(field_value(&row[start..], options.trim_space).map(Cow::Borrowed));
 }
 
 /// The end of the row that starts at `start`, skipping delimiters inside enclosed fields or
@@ -157,19 +159,19 @@ fn find_row_end_quoted(data: &[u8], start: usize, options: &CsvOptions) -> (usiz
     (data.len(), data.len())
 }
 
-fn split_fields_quoted(row: &[u8], options: &CsvOptions, fields: &mut Vec<Option<Vec<u8>>>) {
+fn split_fields_quoted(row: &[u8], options: &CsvOptions, fields: &mut Vec<Option<Cow<'_, [u8]>>>) {
     let separator = options.column_separator.as_slice();
     let mut value: Vec<u8> = Vec::new();
     let mut was_enclosed = false;
     let mut in_enclose = false;
     let mut position = 0;
-    let finish = |value: &mut Vec<u8>, was_enclosed: bool, fields: &mut Vec<Option<Vec<u8>>>| {
+    let finish = |value: &mut Vec<u8>, was_enclosed: bool, fields: &mut Vec<Option<Cow<'_, [u8]>>>| {
         let taken = std::mem::take(value);
         if was_enclosed {
             // An enclosed `\N` is the text, not NULL; spaces outside the quotes were dropped.
-            fields.push(Some(taken));
+            fields.push(Some(Cow::Owned(taken)));
         } else {
-            fields.push(field_value(&taken, options.trim_space));
+            fields.push(field_value(&taken, options.trim_space).map(|field| Cow::Owned(field.to_vec())));
         }
     };
     while position < row.len() {

@@ -57,14 +57,12 @@ fn shown(value: &Value) -> String {
     text
 }
 
-fn read_row(row: &Value, options: &JsonOptions, builder: &mut RawBatchBuilder, row_number: &mut u64) {
+fn read_row(row: &Value, options: &JsonOptions, names: &[String], builder: &mut RawBatchBuilder, row_number: &mut u64) {
     *row_number += 1;
-    let names = builder.names().to_vec();
     let values: Vec<Option<String>> = match &options.json_paths {
-        Some(paths) => names
+        Some(paths) => paths
             .iter()
-            .enumerate()
-            .map(|(index, _)| paths.get(index).and_then(|path| lookup(row, path)).and_then(value_text))
+            .map(|path| lookup(row, path).and_then(value_text))
             .collect(),
         None => {
             if !row.is_object() {
@@ -95,6 +93,7 @@ pub(crate) fn read_json(data: &[u8], options: &JsonOptions, builder: &mut RawBat
             )));
         }
     }
+    let names = builder.names().to_vec();
     let mut row_number = 0u64;
     let documents = serde_json::Deserializer::from_slice(data).into_iter::<Value>();
     for document in documents {
@@ -123,7 +122,7 @@ pub(crate) fn read_json(data: &[u8], options: &JsonOptions, builder: &mut RawBat
         match root {
             Value::Array(rows) if options.strip_outer_array => {
                 for row in rows {
-                    read_row(row, options, builder, &mut row_number);
+                    read_row(row, options, &names, builder, &mut row_number);
                 }
             }
             Value::Array(_) => {
@@ -135,7 +134,7 @@ pub(crate) fn read_json(data: &[u8], options: &JsonOptions, builder: &mut RawBat
                     row: shown(root),
                 });
             }
-            row => read_row(row, options, builder, &mut row_number),
+            row => read_row(row, options, &names, builder, &mut row_number),
         }
     }
     Ok(())

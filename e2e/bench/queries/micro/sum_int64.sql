@@ -1,0 +1,1 @@
+SELECT sum(lo_orderkey) FROM lineorder_flat;
