@@ -18,30 +18,35 @@ CRASH_CYCLES = 3
 
 
 class LabelledWriter(threading.Thread):
-    """Sends `INSERT ... WITH LABEL` one after another until the server goes away."""
+    """Sends labelled loads one after another until the server goes away. `send(label)`
+    returns only once the server acknowledged the load."""
 
-    def __init__(self, server: CairnServer, cycle: int):
+    def __init__(self, prefix: str, send):
         super().__init__(daemon=True)
-        self.server = server
-        self.cycle = cycle
+        self.prefix = prefix
+        self.send = send
         self.acknowledged: list[str] = []
         self.in_flight: str | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        session = self.server.connect(database="crash", read_timeout=30, write_timeout=30)
         number = 0
         try:
             while True:
-                label = f"crash_{self.cycle}_{number}"
+                label = f"{self.prefix}_{number}"
                 self.in_flight = label
-                session.cursor().execute(insert_statement(label))
+                self.send(label)
                 self.acknowledged.append(label)
                 self.in_flight = None
                 number += 1
         except BaseException as error:  # noqa: BLE001 - the test inspects what ended the writer
-            # Normally the kill: the statement in flight may or may not have committed.
+            # Normally the kill: the load in flight may or may not have committed.
             self.error = error
+
+
+def insert_writer(server: CairnServer, cycle: int) -> LabelledWriter:
+    session = server.connect(database="crash", read_timeout=30, write_timeout=30)
+    return LabelledWriter(f"crash_{cycle}", lambda label: session.cursor().execute(insert_statement(label)))
 
 
 def insert_statement(label: str) -> str:
@@ -78,7 +83,7 @@ def test_kill_9_loses_no_acknowledged_load(tmp_path):
         uncertain: set[str] = set()
         random_source = random.Random(20240101)
         for cycle in range(CRASH_CYCLES):
-            writer = LabelledWriter(server, cycle)
+            writer = insert_writer(server, cycle)
             writer.start()
             # A loaded machine may take a while for the first load; the kill comes after it.
             deadline = time.monotonic() + 60
@@ -140,31 +145,13 @@ def test_kill_9_loses_no_acknowledged_load(tmp_path):
         server.stop()
 
 
-class StreamLoadWriter(threading.Thread):
-    """Sends labelled Stream Loads one after another until the server goes away."""
+def stream_load_writer(server: CairnServer, cycle: int) -> LabelledWriter:
+    def send(label: str) -> None:
+        response = stream_load(server, label)
+        if response.get("Status") != "Success":
+            raise AssertionError(f"load {label} was refused: {response}")
 
-    def __init__(self, server: CairnServer, cycle: int):
-        super().__init__(daemon=True)
-        self.server = server
-        self.cycle = cycle
-        self.acknowledged: list[str] = []
-        self.in_flight: str | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        number = 0
-        try:
-            while True:
-                label = f"stream_{self.cycle}_{number}"
-                self.in_flight = label
-                response = stream_load(self.server, label)
-                if response.get("Status") != "Success":
-                    raise AssertionError(f"load {label} was refused: {response}")
-                self.acknowledged.append(label)
-                self.in_flight = None
-                number += 1
-        except BaseException as error:  # noqa: BLE001 - the test inspects what ended the writer
-            self.error = error
+    return LabelledWriter(f"stream_{cycle}", send)
 
 
 def stream_load(server: CairnServer, label: str) -> dict:
@@ -192,7 +179,7 @@ def test_kill_9_loses_no_acknowledged_stream_load(tmp_path):
         uncertain: set[str] = set()
         random_source = random.Random(20241121)
         for cycle in range(CRASH_CYCLES):
-            writer = StreamLoadWriter(server, cycle)
+            writer = stream_load_writer(server, cycle)
             writer.start()
             deadline = time.monotonic() + 60
             while not writer.acknowledged and writer.is_alive() and time.monotonic() < deadline:

@@ -116,18 +116,20 @@ pub fn bucket_indices(table: &Table, batch: &RecordBatch, round_robin_start: usi
     }
 }
 
-/// Partition of each row, or the partitions to create first.
-pub fn partition_ids(table: &Table, batch: &RecordBatch) -> Result<Result<Vec<PartitionId>, Vec<MissingPartition>>, FeError> {
-    let rows = batch.num_rows();
+/// The partition key of each row of a partitioned table, with the table's range partitions
+/// in key order. `None` for an unpartitioned table.
+struct PartitionKeys<'a> {
+    column_name: String,
+    /// The `date_trunc`/`time_slice` unit of expression partitioning.
+    unit: Option<String>,
+    column_type: cairn_common::ColumnType,
+    keys: Vec<Option<i64>>,
+    ranges: Vec<(PartitionRange, &'a crate::catalog::Partition)>,
+}
+
+fn partition_keys<'a>(table: &'a Table, batch: &RecordBatch) -> Result<Option<PartitionKeys<'a>>, FeError> {
     let (column_name, unit) = match &table.definition.partition {
-        PartitionDesc::Unpartitioned => {
-            let partition = table
-                .partitions
-                .values()
-                .next()
-                .ok_or_else(|| FeError::internal(format!("table '{}' has no partition", table.name())))?;
-            return Ok(Ok(vec![partition.id; rows]));
-        }
+        PartitionDesc::Unpartitioned => return Ok(None),
         PartitionDesc::Range { columns, .. } => (columns.first().cloned().unwrap_or_default(), None),
         PartitionDesc::TimeExpression { column, unit } => (column.clone(), Some(unit.clone())),
     };
@@ -137,12 +139,32 @@ pub fn partition_ids(table: &Table, batch: &RecordBatch) -> Result<Result<Vec<Pa
         .ok_or_else(|| FeError::internal(format!("partition column '{column_name}' is missing")))?;
     let column_type = table.definition.columns[index].column_type;
     let keys = array_keys(batch.column(index), column_type)?;
-    let mut ranges: Vec<(PartitionRange, PartitionId)> = table
+    let mut ranges: Vec<(PartitionRange, &crate::catalog::Partition)> = table
         .partitions
         .values()
-        .filter_map(|partition| partition.range.map(|range| (range, partition.id)))
+        .filter_map(|partition| partition.range.map(|range| (range, partition)))
         .collect();
     ranges.sort_by_key(|(range, _)| range.lower);
+    Ok(Some(PartitionKeys {
+        column_name,
+        unit,
+        column_type,
+        keys,
+        ranges,
+    }))
+}
+
+/// Partition of each row, or the partitions to create first.
+pub fn partition_ids(table: &Table, batch: &RecordBatch) -> Result<Result<Vec<PartitionId>, Vec<MissingPartition>>, FeError> {
+    let rows = batch.num_rows();
+    let Some(PartitionKeys { column_name, unit, column_type, keys, ranges }) = partition_keys(table, batch)? else {
+        let partition = table
+            .partitions
+            .values()
+            .next()
+            .ok_or_else(|| FeError::internal(format!("table '{}' has no partition", table.name())))?;
+        return Ok(Ok(vec![partition.id; rows]));
+    };
     let mut result = Vec::with_capacity(rows);
     let mut missing: BTreeMap<String, MissingPartition> = BTreeMap::new();
     for (row, key) in keys.into_iter().enumerate() {
@@ -164,7 +186,7 @@ pub fn partition_ids(table: &Table, batch: &RecordBatch) -> Result<Result<Vec<Pa
         };
         let position = ranges.partition_point(|(range, _)| range.upper <= key);
         match ranges.get(position) {
-            Some((range, id)) if range.contains(key) => result.push(*id),
+            Some((range, partition)) if range.contains(key) => result.push(partition.id),
             _ => match &unit {
                 Some(unit) => {
                     let (name, range) = time_partition(column_type, unit, key)?;
@@ -223,27 +245,11 @@ pub fn partition_rejections(table: &Table, batch: &RecordBatch, allowed: Option<
     let rows = batch.num_rows();
     let is_allowed = |name: &str| allowed.is_none_or(|allowed| allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(name)));
     let not_listed = |name: &str| Some(format!("The row belongs to partition '{name}', which is not among the partitions of the load"));
-    let (column_name, unit) = match &table.definition.partition {
-        PartitionDesc::Unpartitioned => {
-            let name = table.partitions.keys().next().cloned().unwrap_or_default();
-            let rejection = if is_allowed(&name) { None } else { not_listed(&name) };
-            return Ok(vec![rejection; rows]);
-        }
-        PartitionDesc::Range { columns, .. } => (columns.first().cloned().unwrap_or_default(), None),
-        PartitionDesc::TimeExpression { column, unit } => (column.clone(), Some(unit.clone())),
+    let Some(PartitionKeys { column_name, unit, column_type, keys, ranges }) = partition_keys(table, batch)? else {
+        let name = table.partitions.keys().next().cloned().unwrap_or_default();
+        let rejection = if is_allowed(&name) { None } else { not_listed(&name) };
+        return Ok(vec![rejection; rows]);
     };
-    let index = table
-        .definition
-        .column_index(&column_name)
-        .ok_or_else(|| FeError::internal(format!("partition column '{column_name}' is missing")))?;
-    let column_type = table.definition.columns[index].column_type;
-    let keys = array_keys(batch.column(index), column_type)?;
-    let mut ranges: Vec<(PartitionRange, &str)> = table
-        .partitions
-        .values()
-        .filter_map(|partition| partition.range.map(|range| (range, partition.name.as_str())))
-        .collect();
-    ranges.sort_by_key(|(range, _)| range.lower);
     let mut rejections = Vec::with_capacity(rows);
     for key in keys {
         let key = match (key, &unit) {
@@ -256,7 +262,9 @@ pub fn partition_rejections(table: &Table, batch: &RecordBatch, allowed: Option<
         };
         let position = ranges.partition_point(|(range, _)| range.upper <= key);
         let rejection = match (ranges.get(position), &unit) {
-            (Some((range, name)), _) if range.contains(key) => (!is_allowed(name)).then(|| not_listed(name)).flatten(),
+            (Some((range, partition)), _) if range.contains(key) => {
+                (!is_allowed(&partition.name)).then(|| not_listed(&partition.name)).flatten()
+            }
             (_, Some(unit)) => match time_partition(column_type, unit, key) {
                 Ok((name, _)) => (!is_allowed(&name)).then(|| not_listed(&name)).flatten(),
                 Err(error) => Some(error.to_string()),

@@ -175,20 +175,23 @@ pub(crate) fn default_column(column: &ColumnDefinition, rows: usize, now: &str) 
     }
 }
 
+/// A column without default or comment, for tests.
+#[cfg(test)]
+pub(crate) fn test_column(name: &str, column_type: ColumnType, nullable: bool) -> ColumnDefinition {
+    ColumnDefinition {
+        name: name.to_string(),
+        column_type,
+        nullable,
+        default: None,
+        comment: String::new(),
+        is_key: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn column(name: &str, column_type: ColumnType, nullable: bool) -> ColumnDefinition {
-        ColumnDefinition {
-            name: name.to_string(),
-            column_type,
-            nullable,
-            default: None,
-            comment: String::new(),
-            is_key: false,
-        }
-    }
+    use super::test_column as column;
 
     fn strings(values: &[Option<&str>]) -> ArrayRef {
         Arc::new(StringArray::from(values.to_vec()))

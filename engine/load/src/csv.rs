@@ -228,26 +228,13 @@ fn split_fields_quoted(row: &[u8], options: &CsvOptions, fields: &mut Vec<Option
 mod tests {
     use super::*;
     use crate::options::parse_separator;
-    use datafusion::arrow::array::Array;
 
     fn read(data: &str, options: &CsvOptions, columns: usize) -> (Vec<Vec<Option<String>>>, Vec<RowError>) {
         let names: Vec<String> = (0..columns).map(|index| format!("c{index}")).collect();
         let mut builder = RawBatchBuilder::new(names, 1000);
         read_csv(data.as_bytes(), options, &mut builder);
         let (batches, errors) = builder.finish();
-        let mut rows = Vec::new();
-        for batch in batches {
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    batch
-                        .columns
-                        .iter()
-                        .map(|column| column.is_valid(row).then(|| column.value(row).to_string()))
-                        .collect(),
-                );
-            }
-        }
-        (rows, errors)
+        (crate::reader::text_rows(&batches), errors)
     }
 
     fn row(values: &[Option<&str>]) -> Vec<Option<String>> {

@@ -441,16 +441,7 @@ mod tests {
     use cairn_common::ColumnType;
     use datafusion::arrow::array::Int32Array;
 
-    fn column(name: &str, column_type: ColumnType, nullable: bool) -> ColumnDefinition {
-        ColumnDefinition {
-            name: name.to_string(),
-            column_type,
-            nullable,
-            default: None,
-            comment: String::new(),
-            is_key: false,
-        }
-    }
+    use crate::convert::test_column as column;
 
     fn table() -> Vec<ColumnDefinition> {
         vec![

@@ -144,26 +144,13 @@ pub(crate) fn read_json(data: &[u8], options: &JsonOptions, builder: &mut RawBat
 mod tests {
     use super::*;
     use crate::options::parse_json_path;
-    use datafusion::arrow::array::Array;
 
     fn read(data: &str, options: &JsonOptions, names: &[&str]) -> (Vec<Vec<Option<String>>>, Vec<RowError>) {
         let mut builder = RawBatchBuilder::new(names.iter().map(|name| name.to_string()).collect(), 100);
         let result = read_json(data.as_bytes(), options, &mut builder);
         assert!(result.is_ok(), "{result:?}");
         let (batches, errors) = builder.finish();
-        let mut rows = Vec::new();
-        for batch in batches {
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    batch
-                        .columns
-                        .iter()
-                        .map(|column| column.is_valid(row).then(|| column.value(row).to_string()))
-                        .collect(),
-                );
-            }
-        }
-        (rows, errors)
+        (crate::reader::text_rows(&batches), errors)
     }
 
     #[test]

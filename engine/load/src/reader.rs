@@ -99,3 +99,22 @@ impl RawBatchBuilder {
         (self.batches, self.errors)
     }
 }
+
+/// The values of `batches` as text rows (`None` for NULL), for tests.
+#[cfg(test)]
+pub(crate) fn text_rows(batches: &[RawBatch]) -> Vec<Vec<Option<String>>> {
+    use datafusion::arrow::array::Array;
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            rows.push(
+                batch
+                    .columns
+                    .iter()
+                    .map(|column| column.is_valid(row).then(|| column.value(row).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
