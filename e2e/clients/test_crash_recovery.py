@@ -65,54 +65,70 @@ def rows_per_label(server: CairnServer) -> dict[str, int]:
     return {label: count for label, count, _distinct in rows}
 
 
+def create_loads_table(server: CairnServer) -> None:
+    session = server.connect()
+    with session.cursor() as cursor:
+        cursor.execute("CREATE DATABASE crash")
+        cursor.execute("USE crash")
+        create_duplicate_table(
+            cursor, "loads",
+            "label VARCHAR(64) NOT NULL, seq INT NOT NULL, payload VARCHAR(128)",
+            "label", buckets=4,
+        )
+    session.close()
+
+
+def crash_cycles(server: CairnServer, make_writer, seed: int, check_crash_error) -> tuple[set[str], set[str]]:
+    """CRASH_CYCLES times: a writer loads until `kill -9` at a random moment, then a restart.
+    After each restart every acknowledged label is present exactly once, no half transaction
+    is visible, and nothing else is. `check_crash_error(cycle, error)` checks that the writer
+    stopped because of the crash. Returns the acknowledged labels and those in flight at a kill."""
+    acknowledged: set[str] = set()
+    uncertain: set[str] = set()
+    random_source = random.Random(seed)
+    for cycle in range(CRASH_CYCLES):
+        writer = make_writer(server, cycle)
+        writer.start()
+        # A loaded machine may take a while for the first load; the kill comes after it.
+        deadline = time.monotonic() + 60
+        while not writer.acknowledged and writer.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(random_source.uniform(0.5, 3.0))
+        server.kill()
+        writer.join(timeout=60)
+        assert not writer.is_alive(), "the writer did not notice the crash"
+        check_crash_error(cycle, writer.error)
+        assert writer.acknowledged, f"cycle {cycle}: no load was acknowledged before the kill"
+        acknowledged.update(writer.acknowledged)
+        if writer.in_flight:
+            uncertain.add(writer.in_flight)
+
+        server.start()
+        present = rows_per_label(server)
+        missing = acknowledged - present.keys()
+        assert not missing, f"cycle {cycle}: acknowledged labels lost: {sorted(missing)[:10]}"
+        unknown = present.keys() - acknowledged - uncertain
+        assert not unknown, f"cycle {cycle}: rows under labels never sent: {sorted(unknown)[:10]}"
+        partial = {label: count for label, count in present.items() if count != ROWS_PER_LOAD}
+        assert not partial, f"cycle {cycle}: half transactions visible: {partial}"
+    return acknowledged, uncertain
+
+
 def test_kill_9_loses_no_acknowledged_load(tmp_path):
     server = CairnServer(tmp_path).start()
     try:
-        session = server.connect()
-        with session.cursor() as cursor:
-            cursor.execute("CREATE DATABASE crash")
-            cursor.execute("USE crash")
-            create_duplicate_table(
-                cursor, "loads",
-                "label VARCHAR(64) NOT NULL, seq INT NOT NULL, payload VARCHAR(128)",
-                "label", buckets=4,
-            )
-        session.close()
+        create_loads_table(server)
 
-        acknowledged: set[str] = set()
-        uncertain: set[str] = set()
-        random_source = random.Random(20240101)
-        for cycle in range(CRASH_CYCLES):
-            writer = insert_writer(server, cycle)
-            writer.start()
-            # A loaded machine may take a while for the first load; the kill comes after it.
-            deadline = time.monotonic() + 60
-            while not writer.acknowledged and writer.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(random_source.uniform(0.5, 3.0))
-            server.kill()
-            writer.join(timeout=60)
-            assert not writer.is_alive(), "the writer did not notice the crash"
+        def refused_by_the_crash(cycle: int, error: BaseException | None) -> None:
             assert isinstance(
-                writer.error, (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
-            ), f"cycle {cycle}: the writer stopped for another reason than the crash: {writer.error!r}"
-            server_code = writer.error.args[0] if writer.error.args else None
+                error, (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+            ), f"cycle {cycle}: the writer stopped for another reason than the crash: {error!r}"
+            server_code = error.args[0] if error.args else None
             assert not (isinstance(server_code, int) and server_code < 2000), (
-                f"cycle {cycle}: the server refused a load before the crash: {writer.error!r}"
+                f"cycle {cycle}: the server refused a load before the crash: {error!r}"
             )
-            assert writer.acknowledged, f"cycle {cycle}: no load was acknowledged before the kill"
-            acknowledged.update(writer.acknowledged)
-            if writer.in_flight:
-                uncertain.add(writer.in_flight)
 
-            server.start()
-            present = rows_per_label(server)
-            missing = acknowledged - present.keys()
-            assert not missing, f"cycle {cycle}: acknowledged labels lost: {sorted(missing)[:10]}"
-            unknown = present.keys() - acknowledged - uncertain
-            assert not unknown, f"cycle {cycle}: rows under labels never sent: {sorted(unknown)[:10]}"
-            partial = {label: count for label, count in present.items() if count != ROWS_PER_LOAD}
-            assert not partial, f"cycle {cycle}: half transactions visible: {partial}"
+        acknowledged, uncertain = crash_cycles(server, insert_writer, 20240101, refused_by_the_crash)
 
         # Retrying a committed label is refused and writes nothing.
         session = server.connect(database="crash")
@@ -164,46 +180,14 @@ def stream_load(server: CairnServer, label: str) -> dict:
 def test_kill_9_loses_no_acknowledged_stream_load(tmp_path):
     server = CairnServer(tmp_path).start()
     try:
-        session = server.connect()
-        with session.cursor() as cursor:
-            cursor.execute("CREATE DATABASE crash")
-            cursor.execute("USE crash")
-            create_duplicate_table(
-                cursor, "loads",
-                "label VARCHAR(64) NOT NULL, seq INT NOT NULL, payload VARCHAR(128)",
-                "label", buckets=4,
-            )
-        session.close()
+        create_loads_table(server)
 
-        acknowledged: set[str] = set()
-        uncertain: set[str] = set()
-        random_source = random.Random(20241121)
-        for cycle in range(CRASH_CYCLES):
-            writer = stream_load_writer(server, cycle)
-            writer.start()
-            deadline = time.monotonic() + 60
-            while not writer.acknowledged and writer.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(random_source.uniform(0.5, 3.0))
-            server.kill()
-            writer.join(timeout=60)
-            assert not writer.is_alive(), "the writer did not notice the crash"
-            assert isinstance(writer.error, requests.exceptions.ConnectionError), (
-                f"cycle {cycle}: the writer stopped for another reason than the crash: {writer.error!r}"
+        def refused_by_the_crash(cycle: int, error: BaseException | None) -> None:
+            assert isinstance(error, requests.exceptions.ConnectionError), (
+                f"cycle {cycle}: the writer stopped for another reason than the crash: {error!r}"
             )
-            assert writer.acknowledged, f"cycle {cycle}: no load was acknowledged before the kill"
-            acknowledged.update(writer.acknowledged)
-            if writer.in_flight:
-                uncertain.add(writer.in_flight)
 
-            server.start()
-            present = rows_per_label(server)
-            missing = acknowledged - present.keys()
-            assert not missing, f"cycle {cycle}: acknowledged labels lost: {sorted(missing)[:10]}"
-            unknown = present.keys() - acknowledged - uncertain
-            assert not unknown, f"cycle {cycle}: rows under labels never sent: {sorted(unknown)[:10]}"
-            partial = {label: count for label, count in present.items() if count != ROWS_PER_LOAD}
-            assert not partial, f"cycle {cycle}: half transactions visible: {partial}"
+        acknowledged, uncertain = crash_cycles(server, stream_load_writer, 20241121, refused_by_the_crash)
 
         # Retrying every label: the committed ones are refused, the lost in-flight ones load once.
         for label in sorted(acknowledged | uncertain):

@@ -97,7 +97,9 @@ fn json_response(status: StatusCode, body: &StreamLoadResponse) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
-fn failure(label: &str, message: String) -> Response {
+/// A load that failed before or while it ran: HTTP 200 with `Status: Fail`, as StarRocks
+/// answers.
+pub fn failure(label: &str, message: String) -> Response {
     json_response(
         StatusCode::OK,
         &StreamLoadResponse {
@@ -293,11 +295,11 @@ async fn run_load(
     let limit = state.config.max_body_bytes;
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let bytes = axum::body::to_bytes(body, limit_usize).await.map_err(|error| {
-        let text = error.to_string();
-        if text.contains("length limit") {
+        let error = error.into_inner();
+        if error.is::<http_body_util::LengthLimitError>() {
             LoadError::BodyTooLarge { limit_bytes: limit }
         } else {
-            LoadError::MalformedBody(format!("Failed to read the request body: {text}"))
+            LoadError::MalformedBody(format!("Failed to read the request body: {error}"))
         }
     })?;
     response.load_bytes = bytes.len() as u64;

@@ -17,6 +17,10 @@ pub enum FeError {
     Journal(#[from] JournalError),
     #[error("{0}")]
     Backend(#[from] cairn_be::BackendError),
+    /// The label names a committed or running transaction of the database; `state` is that
+    /// transaction's: VISIBLE, COMMITTED or RUNNING.
+    #[error("Label [{label}] has already been used, existing job state: {state}")]
+    LabelAlreadyExists { label: String, state: &'static str },
     /// Committed and durable, but publishing failed: StarRocks' "Publish Timeout".
     #[error("{0}")]
     PublishTimeout(String),
@@ -62,6 +66,7 @@ impl FeError {
         let (code, message) = match self {
             FeError::User { code, message } => (*code, message.clone()),
             FeError::Query(error) => map_datafusion_error(error),
+            FeError::LabelAlreadyExists { .. } => (ErrorCode::LABEL_ALREADY_EXISTS, self.to_string()),
             FeError::Journal(_) | FeError::Backend(_) | FeError::Internal(_) | FeError::PublishTimeout(_) => {
                 (ErrorCode::INTERNAL, self.to_string())
             }

@@ -11,19 +11,10 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 
-use cairn_be::stream_load::{StreamLoadResponse, basic_auth, unauthorized};
+use cairn_be::stream_load::{basic_auth, failure, unauthorized};
 use cairn_load::LoadTarget;
 
 use crate::frontend::Frontend;
-
-fn load_failure(message: String) -> Response {
-    let body = StreamLoadResponse {
-        status: "Fail",
-        message,
-        ..StreamLoadResponse::default()
-    };
-    (StatusCode::OK, axum::Json(body)).into_response()
-}
 
 async fn stream_load_redirect(
     State(frontend): State<Arc<Frontend>>,
@@ -39,11 +30,11 @@ async fn stream_load_redirect(
         return unauthorized(error.to_string());
     }
     if let Err(error) = frontend.table_snapshot(&database, &table) {
-        return load_failure(error.to_string());
+        return failure("", error.to_string());
     }
     let backend = frontend.metadata.read().backends.first().cloned();
     let Some(backend) = backend else {
-        return load_failure("No backend is alive to run the load".to_string());
+        return failure("", "No backend is alive to run the load".to_string());
     };
     let path_and_query = uri.path_and_query().map(|value| value.as_str()).unwrap_or(uri.path());
     let location = format!("http://{}:{}{}", backend.host, backend.http_port, path_and_query);

@@ -14,7 +14,6 @@ use parking_lot::Mutex;
 use cairn_common::{ErrorCode, KeysType};
 use cairn_load::{BeginLoad, CommitOutcome, CommitRequest, LoadError, LoadRecord, LoadTarget, LoadTransaction};
 
-use crate::catalog::TransactionStatus;
 use crate::error::FeError;
 use crate::frontend::Frontend;
 use crate::load::Overwrite;
@@ -59,23 +58,21 @@ impl Frontend {
                 user: format!("{}@{}: you need the INSERT privilege on database {}", request.user, request.host, request.database),
             });
         }
-        let transaction = self.transactions.begin(database_id, table.id, request.label.clone()).map_err(|error| {
-            match error {
-                FeError::User { code, .. } if code == ErrorCode::LABEL_ALREADY_EXISTS => {
-                    let label = request.label.clone().unwrap_or_default();
-                    let existing_status = match self.metadata.read().label(database_id, &label).map(|record| record.status) {
-                        Some(TransactionStatus::Visible) => "FINISHED",
-                        Some(TransactionStatus::Committed) => "COMMITTED",
-                        _ => "RUNNING",
-                    };
-                    LoadError::LabelAlreadyExists {
-                        label,
-                        existing_status: existing_status.to_string(),
+        let transaction = self
+            .transactions
+            .begin(database_id, table.id, request.label.clone())
+            .map_err(|error| match error {
+                // Stream Load reports the existing job as StarRocks' load states do.
+                FeError::LabelAlreadyExists { label, state } => LoadError::LabelAlreadyExists {
+                    label,
+                    existing_status: match state {
+                        "VISIBLE" => "FINISHED",
+                        other => other,
                     }
-                }
+                    .to_string(),
+                },
                 other => load_error(other),
-            }
-        })?;
+            })?;
         let handle = LoadTransaction {
             transaction_id: transaction.transaction_id,
             label: transaction.label.clone(),

@@ -15,7 +15,6 @@ use crate::catalog::{JournalEntry, TransactionRecord, TransactionStatus};
 use crate::error::FeError;
 use crate::metadata::Metadata;
 use cairn_be::{BackendService, TabletWrite};
-use cairn_common::ErrorCode;
 use cairn_common::ids::{BackendId, DatabaseId, PartitionId, TableId, TabletId, TransactionId};
 
 /// A transaction under way.
@@ -89,10 +88,7 @@ impl TransactionManager {
                 Some(TransactionStatus::Committed) => "COMMITTED",
                 _ => "RUNNING",
             };
-            return Err(FeError::user(
-                ErrorCode::LABEL_ALREADY_EXISTS,
-                format!("Label [{label}] has already been used, existing job state: {state}"),
-            ));
+            return Err(FeError::LabelAlreadyExists { label, state });
         }
         Ok(Transaction {
             transaction_id,

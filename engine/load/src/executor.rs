@@ -58,8 +58,75 @@ pub struct LoadPlan {
     source_names: Vec<String>,
     provided: Vec<Provided>,
     /// Set when `columns` has expressions or there is a `where`: rows go through DataFusion.
-    context: Option<SessionContext>,
+    transform: Option<Transform>,
     now: String,
+}
+
+/// The `columns` expressions and `where` of a load as one query over each batch of source
+/// rows, built once per load.
+struct Transform {
+    context: SessionContext,
+    sql: String,
+    /// The table columns the query computes (lower case); the others take their defaults.
+    output_names: Vec<String>,
+}
+
+impl Transform {
+    fn new(
+        options: &LoadOptions,
+        columns: &[ColumnDefinition],
+        source_names: &[String],
+        provided: &[Provided],
+    ) -> Result<Self, LoadError> {
+        let is_table_column = |name: &str| columns.iter().any(|column| column.name.eq_ignore_ascii_case(name));
+        // Source columns that are not table columns stay text.
+        let text_columns: HashSet<String> = source_names
+            .iter()
+            .filter(|name| !is_table_column(name))
+            .map(|name| name.to_lowercase())
+            .collect();
+        let expression_sql = |text: &str| -> Result<String, LoadError> {
+            let mut expression = Parser::new(&MySqlDialect {})
+                .try_with_sql(text)
+                .and_then(|mut parser| parser.parse_expr())
+                .map_err(|error| LoadError::Expression(format!("Invalid expression '{text}': {error}")))?;
+            numeric_text_columns(&mut expression, &text_columns);
+            Ok(expression.to_string())
+        };
+        let mut inner = Vec::new();
+        let mut output_names = Vec::new();
+        for (column, provided) in columns.iter().zip(provided) {
+            let sql = match provided {
+                Provided::Source(index) => quoted(&source_names[*index]),
+                Provided::Expression(text) => expression_sql(text)?,
+                Provided::Default => continue,
+            };
+            inner.push(format!("{sql} AS {}", quoted(&column.name)));
+            output_names.push(column.name.to_lowercase());
+        }
+        for name in source_names {
+            if !is_table_column(name) {
+                inner.push(quoted(name));
+            }
+        }
+        let where_sql = match &options.where_clause {
+            Some(text) => expression_sql(text)?,
+            None => "TRUE".to_string(),
+        };
+        let sql = format!(
+            "SELECT *, ({where_sql}) AS {WHERE_COLUMN} FROM (SELECT {} FROM {SOURCE_TABLE}) AS __cairn_load",
+            inner.join(", ")
+        );
+        let context = SessionContext::new();
+        cairn_functions::register_functions(&context);
+        cairn_functions::set_session_time_zone(&context, &options.timezone)
+            .map_err(|error| LoadError::InvalidParameter(error.to_string()))?;
+        Ok(Transform {
+            context,
+            sql,
+            output_names,
+        })
+    }
 }
 
 fn is_arithmetic(operator: &BinaryOperator) -> bool {
@@ -186,21 +253,17 @@ impl LoadPlan {
             }
         }
         let needs_sql = options.where_clause.is_some() || provided.iter().any(|provided| matches!(provided, Provided::Expression(_)));
-        let context = needs_sql.then(|| {
-            let context = SessionContext::new();
-            cairn_functions::register_functions(&context);
-            context
-        });
-        if let Some(context) = &context {
-            cairn_functions::set_session_time_zone(context, &options.timezone)
-                .map_err(|error| LoadError::InvalidParameter(error.to_string()))?;
-        }
+        let transform = if needs_sql {
+            Some(Transform::new(&options, &columns, &source_names, &provided)?)
+        } else {
+            None
+        };
         Ok(LoadPlan {
             options,
             columns,
             source_names,
             provided,
-            context,
+            transform,
             now,
         })
     }
@@ -248,7 +311,7 @@ impl LoadPlan {
         let rows = batch.num_rows();
         let mut failures: RowFailures = vec![None; rows];
         let strict = self.options.strict_mode;
-        let (values, selected): (Vec<ArrayRef>, Option<BooleanArray>) = match &self.context {
+        let (values, selected): (Vec<ArrayRef>, Option<BooleanArray>) = match &self.transform {
             None => {
                 let mut values = Vec::with_capacity(self.columns.len());
                 for (column, provided) in self.columns.iter().zip(&self.provided) {
@@ -262,7 +325,7 @@ impl LoadPlan {
                 }
                 (values, None)
             }
-            Some(context) => match self.evaluate(context, &batch, &mut failures).await {
+            Some(transform) => match self.evaluate(transform, &batch, &mut failures).await {
                 Ok(evaluated) => evaluated,
                 Err(EvaluateError::Load(error)) => return Err(error),
                 Err(EvaluateError::Rows(reason)) => {
@@ -318,7 +381,7 @@ impl LoadPlan {
     /// Runs `columns` expressions and `where` with DataFusion over one batch.
     async fn evaluate(
         &self,
-        context: &SessionContext,
+        transform: &Transform,
         batch: &RawBatch,
         failures: &mut RowFailures,
     ) -> Result<(Vec<ArrayRef>, Option<BooleanArray>), EvaluateError> {
@@ -327,15 +390,11 @@ impl LoadPlan {
         // Source columns named like a table column take its type, as StarRocks types them.
         let mut fields = Vec::with_capacity(self.source_names.len());
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.source_names.len());
-        let mut text_columns = HashSet::new();
         for (name, values) in self.source_names.iter().zip(&batch.columns) {
             let source: ArrayRef = Arc::new(values.clone());
             let array = match table_column(name) {
                 Some(column) => convert_column(&source, column, self.options.strict_mode, failures),
-                None => {
-                    text_columns.insert(name.to_lowercase());
-                    source
-                }
+                None => source,
             };
             fields.push(Field::new(name.to_lowercase(), array.data_type().clone(), true));
             arrays.push(array);
@@ -343,38 +402,7 @@ impl LoadPlan {
         let source_batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|error| EvaluateError::Load(LoadError::Internal(format!("failed to build source rows: {error}"))))?;
 
-        let expression_sql = |text: &str| -> Result<String, EvaluateError> {
-            let mut expression = Parser::new(&MySqlDialect {})
-                .try_with_sql(text)
-                .and_then(|mut parser| parser.parse_expr())
-                .map_err(|error| EvaluateError::Load(LoadError::Expression(format!("Invalid expression '{text}': {error}"))))?;
-            numeric_text_columns(&mut expression, &text_columns);
-            Ok(expression.to_string())
-        };
-        let mut inner = Vec::new();
-        let mut output_names = Vec::new();
-        for (column, provided) in self.columns.iter().zip(&self.provided) {
-            let sql = match provided {
-                Provided::Source(index) => quoted(&self.source_names[*index]),
-                Provided::Expression(text) => expression_sql(text)?,
-                Provided::Default => continue,
-            };
-            inner.push(format!("{sql} AS {}", quoted(&column.name)));
-            output_names.push(column.name.to_lowercase());
-        }
-        for name in &self.source_names {
-            if table_column(name).is_none() {
-                inner.push(quoted(name));
-            }
-        }
-        let where_sql = match &self.options.where_clause {
-            Some(text) => expression_sql(text)?,
-            None => "TRUE".to_string(),
-        };
-        let sql = format!(
-            "SELECT *, ({where_sql}) AS {WHERE_COLUMN} FROM (SELECT {} FROM {SOURCE_TABLE}) AS __cairn_load",
-            inner.join(", ")
-        );
+        let context = &transform.context;
         let _ = context.deregister_table(SOURCE_TABLE);
         context
             .register_batch(SOURCE_TABLE, source_batch)
@@ -383,7 +411,7 @@ impl LoadPlan {
             time_zone: self.options.timezone.clone(),
             ..cairn_functions::SessionSettings::default()
         };
-        let plan = cairn_functions::plan_sql(context, &sql, &settings)
+        let plan = cairn_functions::plan_sql(context, &transform.sql, &settings)
             .await
             .map_err(|error| EvaluateError::Load(LoadError::Expression(format!("The columns or where of the load do not plan: {error}"))))?;
         let result = async {
@@ -408,7 +436,7 @@ impl LoadPlan {
         let mut values = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
             let array = match combined.column_by_name(&column.name.to_lowercase()) {
-                Some(result) if output_names.contains(&column.name.to_lowercase()) => {
+                Some(result) if transform.output_names.contains(&column.name.to_lowercase()) => {
                     convert_column(result, column, self.options.strict_mode, failures)
                 }
                 _ => default_column(column, rows, &self.now).map_err(EvaluateError::Load)?,

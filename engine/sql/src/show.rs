@@ -12,11 +12,7 @@ impl StatementParser<'_> {
         self.expect_word("SHOW")?;
         let full = self.parse_word("FULL");
         if self.parse_word("TABLES") {
-            let database = if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
-                Some(self.parse_database_name()?)
-            } else {
-                None
-            };
+            let database = self.parse_optional_from_database()?;
             let filter = self.parse_show_filter()?;
             return Ok(Statement::ShowTables {
                 full,
@@ -29,8 +25,8 @@ impl StatementParser<'_> {
                 return Err(self.expected("FROM or IN"));
             }
             let mut table = self.parse_qualified_name("a table name")?;
-            if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
-                table.database = Some(self.parse_database_name()?);
+            if let Some(database) = self.parse_optional_from_database()? {
+                table.database = Some(database);
             }
             let filter = self.parse_show_filter()?;
             return Ok(Statement::ShowColumns {
@@ -114,11 +110,7 @@ impl StatementParser<'_> {
             return Ok(Statement::ShowGrants { user });
         }
         if self.parse_word("LOAD") {
-            let database = if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
-                Some(self.parse_database_name()?)
-            } else {
-                None
-            };
+            let database = self.parse_optional_from_database()?;
             let filter = self.parse_show_filter()?;
             let limit = if self.parse_word("LIMIT") {
                 Some(self.parse_unsigned_integer("a row count after LIMIT")?)
@@ -167,9 +159,7 @@ impl StatementParser<'_> {
             }
             return Ok(Some(word.to_ascii_lowercase()));
         } else if self.parse_words(&["TABLE", "STATUS"]) {
-            if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
-                self.parse_database_name()?;
-            }
+            self.parse_optional_from_database()?;
             "table status"
         } else if self
             .parse_one_of_words(&["INDEX", "INDEXES", "KEYS"])
@@ -179,9 +169,7 @@ impl StatementParser<'_> {
                 return Err(self.expected("FROM or IN"));
             }
             self.parse_qualified_name("a table name")?;
-            if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
-                self.parse_database_name()?;
-            }
+            self.parse_optional_from_database()?;
             "index"
         } else {
             return Ok(None);
@@ -190,6 +178,15 @@ impl StatementParser<'_> {
     }
 
     /// `LIKE 'pattern'` or `WHERE condition`, when present.
+    /// `[FROM | IN] db`, when present.
+    fn parse_optional_from_database(&mut self) -> Result<Option<String>, ParseError> {
+        if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
+            Ok(Some(self.parse_database_name()?))
+        } else {
+            Ok(None)
+        }
+    }
+
     fn parse_show_filter(&mut self) -> Result<Option<ShowFilter>, ParseError> {
         if self.parse_word("LIKE") {
             return Ok(Some(ShowFilter::Like(
