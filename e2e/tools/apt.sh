@@ -6,9 +6,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # mariadb-client: the `mysql` CLI under test. mold: the linker run-all.sh builds with.
+# libssl-dev, pkg-config, zlib1g-dev: librdkafka (Routine Load) links OpenSSL and zlib.
 # curl: HTTP checks. procps: ps/pkill-free process inspection (ps, free).
 # ca-certificates: TLS to the package registries.
-packages=(mariadb-client mold curl procps ca-certificates python3-venv "$@")
+packages=(mariadb-client mold curl procps ca-certificates python3-venv libssl-dev pkg-config zlib1g-dev "$@")
 
 missing=()
 for package in "${packages[@]}"; do

@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -20,10 +19,10 @@ use base64::Engine;
 use serde::Serialize;
 use tracing::{info, warn};
 
+use crate::error_log::ErrorLogStore;
 use cairn_load::{BeginLoad, CommitRequest, LoadError, LoadOptions, LoadPlan, LoadRecord, LoadTarget, LoadTransaction, RowError};
 
 /// How long error logs are kept, as StarRocks' `load_error_log_reserve_hours` default.
-const ERROR_LOG_RETENTION: Duration = Duration::from_secs(48 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct StreamLoadConfig {
@@ -38,14 +37,15 @@ pub struct StreamLoadConfig {
 struct StreamLoadState {
     target: Arc<dyn LoadTarget>,
     config: StreamLoadConfig,
-    last_error_log_sweep: AtomicI64,
+    error_logs: ErrorLogStore,
 }
 
 pub fn router(target: Arc<dyn LoadTarget>, config: StreamLoadConfig) -> Router {
+    let error_logs = ErrorLogStore::new(config.error_log_dir.clone(), config.advertised_host.clone(), config.http_port);
     let state = Arc::new(StreamLoadState {
         target,
         config,
-        last_error_log_sweep: AtomicI64::new(0),
+        error_logs,
     });
     Router::new()
         .route("/api/{database}/{table}/_stream_load", put(stream_load))
@@ -337,6 +337,7 @@ async fn run_load(
         total_rows: prepared.total_rows,
         filtered_rows: errors.len() as u64,
         max_filter_ratio,
+        routine_load: None,
     };
     let result = state.target.commit(transaction, commit).await;
     response.commit_and_publish_time_ms = millis(commit_started.elapsed());
@@ -357,51 +358,9 @@ async fn run_load(
         _ => errors.len() as u64,
     };
     if !errors.is_empty() {
-        response.error_url = write_error_log(state, transaction, &errors);
+        response.error_url = state.error_logs.write(&transaction.label, transaction.transaction_id, &errors);
     }
     result
-}
-
-fn write_error_log(state: &StreamLoadState, transaction: &LoadTransaction, errors: &[RowError]) -> Option<String> {
-    sweep_error_logs(state);
-    match cairn_load::error_log::write(&state.config.error_log_dir, &transaction.label, transaction.transaction_id, errors) {
-        Ok(name) => Some(format!(
-            "http://{}:{}/api/_load_error_log?file={name}",
-            state.config.advertised_host, state.config.http_port
-        )),
-        Err(error) => {
-            warn!(%error, "failed to write the load error log");
-            None
-        }
-    }
-}
-
-/// Deletes error logs past their retention, at most once an hour.
-fn sweep_error_logs(state: &StreamLoadState) {
-    let now = chrono::Utc::now().timestamp();
-    let last = state.last_error_log_sweep.load(Ordering::Relaxed);
-    if now - last < 3600
-        || state
-            .last_error_log_sweep
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(&state.config.error_log_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let expired = entry
-            .metadata()
-            .and_then(|metadata| metadata.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|age| age > ERROR_LOG_RETENTION);
-        if expired {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -413,7 +372,7 @@ async fn error_log(State(state): State<Arc<StreamLoadState>>, Query(query): Quer
     let Some(name) = query.file else {
         return (StatusCode::BAD_REQUEST, "missing the 'file' parameter\n").into_response();
     };
-    let Some(path) = cairn_load::error_log::path(&state.config.error_log_dir, &name) else {
+    let Some(path) = cairn_load::error_log::path(state.error_logs.directory(), &name) else {
         return (StatusCode::BAD_REQUEST, format!("invalid error log name '{name}'\n")).into_response();
     };
     match tokio::fs::read(&path).await {

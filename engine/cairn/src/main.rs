@@ -91,6 +91,10 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
     .await?;
     // Compaction starts once recovery has settled which tablets and rowsets exist.
     backend.start_background_tasks();
+    let error_log_dir = config.data_dir.join("be").join("error_log");
+    frontend.start_routine_loads(Arc::new(cairn_be::routine_load::RoutineLoadExecutor::new(
+        cairn_be::error_log::ErrorLogStore::new(error_log_dir.clone(), config.host.clone(), config.be_http_port),
+    )));
 
     let be_listener = tokio::net::TcpListener::bind(("0.0.0.0", config.be_http_port))
         .await
@@ -100,7 +104,7 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
         cairn_be::stream_load::StreamLoadConfig {
             advertised_host: config.host.clone(),
             http_port: config.be_http_port,
-            error_log_dir: config.data_dir.join("be").join("error_log"),
+            error_log_dir,
             max_body_bytes: config.streaming_load_max_mb.saturating_mul(1 << 20),
         },
     );

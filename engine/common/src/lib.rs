@@ -5,6 +5,7 @@
 
 pub mod error_code;
 pub mod ids;
+pub mod offset_map;
 pub mod schema;
 pub mod types;
 

@@ -11,7 +11,10 @@ use cairn_common::ids::{
 };
 use cairn_common::{ColumnDefinition, KeysType, TableDefinition};
 
+use cairn_load::RoutineLoadCommit;
+
 use crate::partition::PartitionRange;
+use crate::routine_load::job::{RoutineLoadJob, RoutineLoadState};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Partition {
@@ -146,6 +149,9 @@ pub struct TransactionRecord {
     pub tablets: Vec<(TabletId, Vec<BackendId>, PartitionId)>,
     pub commit_time: i64,
     pub rows: u64,
+    /// A Routine Load batch's offsets, which move the job's progress in this same record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routine_load: Option<RoutineLoadCommit>,
 }
 
 /// One change of the catalog. Ids are chosen before the entry is written, so replay assigns
@@ -173,6 +179,22 @@ pub enum JournalEntry {
     AlterUser { user: User },
     DropUser { name: String, host: String },
     AddBackend { backend: Backend },
+    CreateRoutineLoad { job: RoutineLoadJob },
+    /// ALTER ROUTINE LOAD: the job's new definition (progress included).
+    AlterRoutineLoad { job: RoutineLoadJob },
+    ChangeRoutineLoadState {
+        job_id: u64,
+        state: RoutineLoadState,
+        reason: String,
+        auto_resume: bool,
+        time: i64,
+    },
+    /// Start offsets resolved (OFFSET_END became a number) or partitions added, without rows.
+    UpdateRoutineLoadProgress {
+        job_id: u64,
+        #[serde(with = "cairn_common::offset_map")]
+        offsets: BTreeMap<i32, i64>,
+    },
     /// Reserves ids up to `next_id`, so ids handed out but not yet journaled never repeat.
     ReserveIds { next_id: ObjectId, next_transaction_id: TransactionId },
 }
@@ -187,6 +209,9 @@ pub struct Catalog {
     /// Transactions by id. Committed ones are published at startup if a crash interrupted
     /// them; visible ones stay for label checks.
     pub transactions: BTreeMap<TransactionId, TransactionRecord>,
+    /// Routine Load jobs by id, stopped and cancelled ones included.
+    #[serde(default)]
+    pub routine_load_jobs: BTreeMap<u64, RoutineLoadJob>,
 }
 
 impl Catalog {
@@ -307,6 +332,11 @@ impl Catalog {
                 if record.transaction_id >= self.next_transaction_id {
                     self.next_transaction_id = record.transaction_id + 1;
                 }
+                if let Some(commit) = &record.routine_load {
+                    if let Some(job) = self.routine_load_jobs.get_mut(&commit.job_id) {
+                        job.apply_commit(commit);
+                    }
+                }
                 self.transactions.insert(record.transaction_id, record.clone());
             }
             JournalEntry::PublishTransaction {
@@ -353,6 +383,33 @@ impl Catalog {
             JournalEntry::AddBackend { backend } => {
                 self.backends.retain(|existing| existing.id != backend.id);
                 self.backends.push(backend.clone());
+            }
+            JournalEntry::CreateRoutineLoad { job } | JournalEntry::AlterRoutineLoad { job } => {
+                self.bump_ids(job.id);
+                self.routine_load_jobs.insert(job.id, job.clone());
+            }
+            JournalEntry::ChangeRoutineLoadState {
+                job_id,
+                state,
+                reason,
+                auto_resume,
+                time,
+            } => {
+                if let Some(job) = self.routine_load_jobs.get_mut(job_id) {
+                    job.state = *state;
+                    job.reason = reason.clone();
+                    job.auto_resume = *auto_resume;
+                    match state {
+                        RoutineLoadState::Paused => job.pause_time = Some(*time),
+                        RoutineLoadState::Stopped | RoutineLoadState::Cancelled => job.end_time = Some(*time),
+                        RoutineLoadState::Running | RoutineLoadState::NeedSchedule => {}
+                    }
+                }
+            }
+            JournalEntry::UpdateRoutineLoadProgress { job_id, offsets } => {
+                if let Some(job) = self.routine_load_jobs.get_mut(job_id) {
+                    job.progress.extend(offsets.iter().map(|(partition, offset)| (*partition, *offset)));
+                }
             }
             JournalEntry::ReserveIds {
                 next_id,

@@ -45,6 +45,8 @@ pub struct Frontend {
     pub start_time: chrono::DateTime<chrono::Utc>,
     /// Stream Load and Routine Load transactions under way, and recent loads.
     pub loads: Arc<crate::load_target::LoadJobs>,
+    /// Routine Load schedulers and what they know of their jobs.
+    pub routine_loads: crate::routine_load::RoutineLoadManager,
 }
 
 impl Frontend {
@@ -63,6 +65,7 @@ impl Frontend {
             global_variables,
             start_time: chrono::Utc::now(),
             loads: Default::default(),
+            routine_loads: Default::default(),
         });
         frontend.register_backend()?;
         frontend.ensure_root_user()?;

@@ -28,6 +28,15 @@ pub enum JournalError {
     Encode(serde_json::Error),
     #[error("journal file {path} is corrupt at offset {offset} and is not the last file")]
     Corrupt { path: String, offset: u64 },
+    #[error(
+        "journal record in {path} at offset {offset} is intact but can not be decoded ({source}); \
+         refusing to start rather than drop it and every later change"
+    )]
+    Undecodable {
+        path: String,
+        offset: u64,
+        source: serde_json::Error,
+    },
     #[error("the journal stopped accepting writes after a failed write could not be undone")]
     Poisoned,
     #[error("checkpoint image {path} is unreadable: {source}")]
@@ -115,9 +124,18 @@ fn read_records(path: &Path) -> Result<(Vec<Record>, Option<u64>), JournalError>
         if reader.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != checksum {
             return Ok((records, Some(offset)));
         }
+        // The checksum says this record is exactly what was written: one that does not
+        // decode is a bug or a newer format, never a torn write, and cutting it would drop
+        // every acknowledged change after it.
         match serde_json::from_slice::<Record>(&payload) {
             Ok(record) => records.push(record),
-            Err(_) => return Ok((records, Some(offset))),
+            Err(source) => {
+                return Err(JournalError::Undecodable {
+                    path: path.display().to_string(),
+                    offset,
+                    source,
+                });
+            }
         }
         offset += 8 + size;
     }
@@ -308,6 +326,46 @@ mod tests {
         }
         let (_, catalog) = Journal::open(directory.path().to_path_buf(), 1000).expect("reopen again");
         assert_eq!(catalog.databases.keys().cloned().collect::<Vec<_>>(), vec!["after", "kept"]);
+    }
+
+    #[test]
+    fn an_intact_record_that_does_not_decode_stops_replay_instead_of_being_cut() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        {
+            let (mut journal, _) = Journal::open(directory.path().to_path_buf(), 1000).expect("open");
+            journal.append(&create(10_001, "kept")).expect("append");
+        }
+        let edits = numbered_files(directory.path(), "edits.", ".log").expect("list");
+        let path = &edits.last().expect("an edits file").1;
+        let payload = br#"{"seq":2,"entry":{"kind":"no_such_entry"}}"#;
+        let mut file = OpenOptions::new().append(true).open(path).expect("open edits");
+        file.write_all(&(payload.len() as u32).to_le_bytes()).expect("write length");
+        file.write_all(&crc32fast::hash(payload).to_le_bytes()).expect("write checksum");
+        file.write_all(payload).expect("write payload");
+        drop(file);
+        let length = fs::metadata(path).expect("stat").len();
+        let error = Journal::open(directory.path().to_path_buf(), 1000).err().expect("replay refuses");
+        assert!(error.to_string().contains("intact but can not be decoded"), "{error}");
+        assert_eq!(fs::metadata(path).expect("stat").len(), length, "nothing was cut");
+    }
+
+    #[test]
+    fn routine_load_entries_round_trip() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let offsets = std::collections::BTreeMap::from([(0, 7), (3, -2)]);
+        {
+            let (mut journal, _) = Journal::open(directory.path().to_path_buf(), 1000).expect("open");
+            journal
+                .append(&JournalEntry::UpdateRoutineLoadProgress { job_id: 5, offsets: offsets.clone() })
+                .expect("append");
+        }
+        let edits = numbered_files(directory.path(), "edits.", ".log").expect("list");
+        let (records, torn) = read_records(&edits.last().expect("an edits file").1).expect("read");
+        assert_eq!(torn, None);
+        match &records[0].entry {
+            JournalEntry::UpdateRoutineLoadProgress { offsets: read, .. } => assert_eq!(read, &offsets),
+            _ => panic!("another entry came back"),
+        }
     }
 
     #[test]

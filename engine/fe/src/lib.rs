@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod partition;
 pub mod process;
+pub mod routine_load;
 pub mod router;
 pub mod session;
 pub mod show;

@@ -100,6 +100,7 @@ impl Frontend {
             )));
         }
         let schema = crate::table_provider::tablet_schema(&table).arrow_schema();
+        let routine_load = request.routine_load;
         let mut batches = Vec::with_capacity(request.rows.len());
         let mut outcome = CommitOutcome::default();
         for rows in request.rows {
@@ -129,6 +130,12 @@ impl Frontend {
                 max_filter_ratio: request.max_filter_ratio,
             });
         }
+        // The batch's offsets go into the commit record with the counts as committed.
+        transaction.routine_load = routine_load.map(|mut commit| {
+            commit.loaded_rows = batches.iter().map(|batch| batch.num_rows() as u64).sum();
+            commit.error_rows = filtered;
+            commit
+        });
         let committed = self
             .write_and_commit(transaction, &handle.database, table, &batches, Overwrite::No)
             .await

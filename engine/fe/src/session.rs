@@ -227,6 +227,14 @@ impl FeSession {
         }
     }
 
+    /// The database and job of PAUSE/RESUME; `ALL` (no job) means the current database's jobs.
+    fn routine_load_target(&self, job: Option<&QualifiedName>) -> Result<(String, Option<String>), FeError> {
+        match job {
+            Some(job) => Ok((self.database_for(job)?, Some(job.name.clone()))),
+            None => Ok((self.database.clone().ok_or_else(FeError::no_database_selected)?, None)),
+        }
+    }
+
     fn is_admin(&self) -> bool {
         self.roles.iter().any(|role| role == "root" || role == "db_admin")
     }
@@ -612,6 +620,45 @@ impl FeSession {
             Statement::Revoke { target, user } => {
                 self.check_admin("GRANT")?;
                 crate::users::grant(&self.frontend, &target, &user, false)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::CreateRoutineLoad { job, table, description, properties, source_type: _, source_properties } => {
+                let database = self.database_for(&job)?;
+                self.check_write(&database, "LOAD")?;
+                self.frontend.create_routine_load(
+                    &self.user,
+                    &self.host,
+                    &database,
+                    &job.name,
+                    &table,
+                    description,
+                    properties,
+                    source_properties,
+                )?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::AlterRoutineLoad { job, description, properties, source_properties } => {
+                let database = self.database_for(&job)?;
+                self.check_write(&database, "LOAD")?;
+                self.frontend.alter_routine_load(&database, &job.name, description, properties, source_properties)?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::PauseRoutineLoad { job } => {
+                let (database, name) = self.routine_load_target(job.as_ref())?;
+                self.check_write(&database, "LOAD")?;
+                self.frontend.pause_routine_load(&self.user, &database, name.as_deref())?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::ResumeRoutineLoad { job } => {
+                let (database, name) = self.routine_load_target(job.as_ref())?;
+                self.check_write(&database, "LOAD")?;
+                self.frontend.resume_routine_load(&database, name.as_deref())?;
+                Ok(QueryResponse::ok())
+            }
+            Statement::StopRoutineLoad { job } => {
+                let database = self.database_for(&job)?;
+                self.check_write(&database, "LOAD")?;
+                self.frontend.stop_routine_load(&self.user, &database, &job.name)?;
                 Ok(QueryResponse::ok())
             }
             Statement::NoOp { .. } | Statement::TransactionControl => Ok(QueryResponse::ok()),

@@ -23,9 +23,9 @@ use crate::partition::format_key;
 use crate::session::FeSession;
 use crate::variables::VariableValue;
 
-type Row = Vec<Option<String>>;
+pub(crate) type Row = Vec<Option<String>>;
 
-fn cell(value: impl ToString) -> Option<String> {
+pub(crate) fn cell(value: impl ToString) -> Option<String> {
     Some(value.to_string())
 }
 
@@ -55,7 +55,7 @@ pub fn expression_value(expr: &SqlExpr) -> Option<VariableValue> {
 }
 
 /// A result set of text columns.
-fn text_result(columns: &[&str], rows: Vec<Row>) -> Result<QueryResponse, FeError> {
+pub(crate) fn text_result(columns: &[&str], rows: Vec<Row>) -> Result<QueryResponse, FeError> {
     let batch = text_batch(columns, rows)?;
     let mysql_columns = batch.schema().fields().iter().map(|field| Column::from_arrow_field(field)).collect();
     Ok(QueryResponse::ResultSet {
@@ -96,16 +96,18 @@ fn like_matches(pattern: &str, text: &str) -> bool {
 }
 
 /// Applies `LIKE` (to the first column) or `WHERE` (through DataFusion).
-async fn filtered(columns: &[&str], rows: Vec<Row>, filter: Option<ShowFilter>) -> Result<QueryResponse, FeError> {
+pub(crate) async fn filtered(columns: &[&str], rows: Vec<Row>, filter: Option<ShowFilter>) -> Result<QueryResponse, FeError> {
+    text_result(columns, filter_rows(columns, rows, filter).await?)
+}
+
+/// The rows a SHOW statement's `LIKE` (on the first column) or `WHERE` keeps.
+pub(crate) async fn filter_rows(columns: &[&str], rows: Vec<Row>, filter: Option<ShowFilter>) -> Result<Vec<Row>, FeError> {
     match filter {
-        None => text_result(columns, rows),
-        Some(ShowFilter::Like(pattern)) => {
-            let rows = rows
-                .into_iter()
-                .filter(|row| row.first().cloned().flatten().is_some_and(|value| like_matches(&pattern, &value)))
-                .collect();
-            text_result(columns, rows)
-        }
+        None => Ok(rows),
+        Some(ShowFilter::Like(pattern)) => Ok(rows
+            .into_iter()
+            .filter(|row| row.first().cloned().flatten().is_some_and(|value| like_matches(&pattern, &value)))
+            .collect()),
         Some(ShowFilter::Where(expr)) => {
             let lower: Vec<String> = columns.iter().map(|name| name.to_lowercase()).collect();
             let lower_refs: Vec<&str> = lower.iter().map(String::as_str).collect();
@@ -131,7 +133,7 @@ async fn filtered(columns: &[&str], rows: Vec<Row>, filter: Option<ShowFilter>) 
                     );
                 }
             }
-            text_result(columns, kept)
+            Ok(kept)
         }
     }
 }
@@ -285,7 +287,7 @@ fn table_of(session: &FeSession, name: &QualifiedName) -> Result<(String, Table)
     Ok((database, table))
 }
 
-fn millis_text(millis: i64) -> Option<String> {
+pub(crate) fn millis_text(millis: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(millis).map(|time| time.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
@@ -641,7 +643,7 @@ pub async fn show(session: &mut FeSession, statement: Statement) -> Result<Query
             if frontend.metadata.read().database(&database).is_none() {
                 return Err(FeError::unknown_database(&database));
             }
-            let mut rows: Vec<Row> = frontend
+            let rows: Vec<Row> = frontend
                 .loads
                 .history()
                 .into_iter()
@@ -674,20 +676,34 @@ pub async fn show(session: &mut FeSession, statement: Statement) -> Result<Query
                     ]
                 })
                 .collect();
+            let columns = [
+                "JobId", "Label", "State", "Progress", "Type", "Priority", "ScanRows", "FilteredRows", "UnselectedRows",
+                "SinkRows", "EtlInfo", "TaskInfo", "ErrorMsg", "CreateTime", "EtlStartTime", "EtlFinishTime",
+                "LoadStartTime", "LoadFinishTime", "URL", "JobDetails",
+            ];
+            // LIMIT counts the rows WHERE keeps: the newest of them.
+            let mut rows = filter_rows(&columns, rows, filter).await?;
             if let Some(limit) = limit {
                 let skip = rows.len().saturating_sub(limit as usize);
                 rows.drain(..skip);
             }
-            filtered(
-                &[
-                    "JobId", "Label", "State", "Progress", "Type", "Priority", "ScanRows", "FilteredRows", "UnselectedRows",
-                    "SinkRows", "EtlInfo", "TaskInfo", "ErrorMsg", "CreateTime", "EtlStartTime", "EtlFinishTime",
-                    "LoadStartTime", "LoadFinishTime", "URL", "JobDetails",
-                ],
-                rows,
-                filter,
-            )
-            .await
+            text_result(&columns, rows)
+        }
+        Statement::ShowRoutineLoad { all, job, database, filter, limit } => {
+            let database = match (&job, database) {
+                (Some(job), _) => session.database_for(job)?,
+                (None, Some(database)) => database,
+                (None, None) => session.database().ok_or_else(FeError::no_database_selected)?.to_string(),
+            };
+            crate::routine_load::show_routine_load(&frontend, all, &database, job.as_ref().map(|job| job.name.as_str()), filter, limit)
+                .await
+        }
+        Statement::ShowRoutineLoadTask { database, filter } => {
+            let database = match database {
+                Some(database) => database,
+                None => session.database().ok_or_else(FeError::no_database_selected)?.to_string(),
+            };
+            crate::routine_load::show_routine_load_tasks(&frontend, &database, filter).await
         }
         Statement::ShowUsers => {
             let rows = frontend

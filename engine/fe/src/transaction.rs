@@ -26,6 +26,8 @@ pub struct Transaction {
     /// Partitions to publish, with the tablets written in each.
     partitions: BTreeMap<PartitionId, Vec<(TabletId, Vec<BackendId>)>>,
     pub rows: u64,
+    /// Set for a Routine Load batch: its offsets commit with its rows.
+    pub routine_load: Option<cairn_load::RoutineLoadCommit>,
     finished: bool,
 }
 
@@ -97,6 +99,7 @@ impl TransactionManager {
             table_id,
             partitions: BTreeMap::new(),
             rows: 0,
+            routine_load: None,
             finished: false,
         })
     }
@@ -188,11 +191,24 @@ impl TransactionManager {
                     tablets,
                     commit_time: now_millis(),
                     rows: transaction.rows,
+                    routine_load: transaction.routine_load.clone(),
                 },
                 publish_tablets,
             )
         };
-        self.metadata.log(JournalEntry::CommitTransaction { record })?;
+        // A Routine Load batch commits only if its job still runs from the same offsets,
+        // checked under the journal lock so a PAUSE or a second task can not slip in between.
+        let routine_load = record.routine_load.clone();
+        self.metadata.log_checked(JournalEntry::CommitTransaction { record }, |catalog| {
+            let Some(commit) = &routine_load else {
+                return Ok(());
+            };
+            let job = catalog
+                .routine_load_jobs
+                .get(&commit.job_id)
+                .ok_or_else(|| FeError::analysis("the routine load job was dropped while the batch ran"))?;
+            job.check_commit(commit).map_err(FeError::analysis)
+        })?;
         transaction.finished = true;
         self.running_labels
             .lock()

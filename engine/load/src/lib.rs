@@ -20,4 +20,4 @@ pub use error::LoadError;
 pub use executor::{LoadPlan, PreparedRows};
 pub use options::{Compression, LoadFormat, LoadOptions};
 pub use reader::RowError;
-pub use target::{BeginLoad, CommitOutcome, CommitRequest, LoadRecord, LoadRows, LoadTarget, LoadTransaction};
+pub use target::{BeginLoad, CommitOutcome, CommitRequest, LoadRecord, LoadRows, LoadTarget, LoadTransaction, RoutineLoadCommit};

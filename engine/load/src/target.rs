@@ -52,6 +52,29 @@ pub struct CommitRequest {
     pub total_rows: u64,
     pub filtered_rows: u64,
     pub max_filter_ratio: f64,
+    /// For a Routine Load batch: the Kafka offsets it consumed, committed in the same journal
+    /// record as its rows.
+    pub routine_load: Option<RoutineLoadCommit>,
+}
+
+/// What a Routine Load batch consumed. The commit is refused unless the job is still running
+/// and its offsets are still at `begin_offsets`, so two tasks can never both commit the same
+/// messages, and a batch of a paused or altered job never lands.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RoutineLoadCommit {
+    pub job_id: u64,
+    /// Kafka partition to the offset the batch started at.
+    #[serde(with = "cairn_common::offset_map")]
+    pub begin_offsets: std::collections::BTreeMap<i32, i64>,
+    /// Kafka partition to the offset after the batch's last message.
+    #[serde(with = "cairn_common::offset_map")]
+    pub end_offsets: std::collections::BTreeMap<i32, i64>,
+    pub received_bytes: u64,
+    pub total_rows: u64,
+    pub loaded_rows: u64,
+    pub error_rows: u64,
+    pub unselected_rows: u64,
+    pub execute_time_ms: u64,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -2,6 +2,8 @@
 //! the variants below; everything else is a sqlparser [`SqlStatement`] parsed with the MySQL
 //! dialect and handed to DataFusion.
 
+use std::collections::BTreeMap;
+
 use cairn_common::TableDefinition;
 use datafusion::sql::sqlparser::ast::{Expr, Query, Statement as SqlStatement};
 
@@ -101,6 +103,22 @@ pub enum GrantTarget {
     },
 }
 
+/// The load properties of CREATE/ALTER ROUTINE LOAD, as written. `columns` and
+/// `where_clause` use the same syntax as Stream Load's `columns` and `where` headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutineLoadDescription {
+    /// `COLUMNS TERMINATED BY 'x'`.
+    pub column_separator: Option<String>,
+    /// `ROWS TERMINATED BY 'x'`.
+    pub row_delimiter: Option<String>,
+    /// The text inside `COLUMNS (...)`.
+    pub columns: Option<String>,
+    /// The text of the `WHERE` condition.
+    pub where_clause: Option<String>,
+    /// `PARTITION (p1, p2)`.
+    pub partitions: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     /// `CREATE DATABASE [IF NOT EXISTS] name`.
@@ -188,6 +206,45 @@ pub enum Statement {
         database: Option<String>,
         filter: Option<ShowFilter>,
         limit: Option<u64>,
+    },
+    /// `CREATE ROUTINE LOAD [db.]job ON table [load properties] [PROPERTIES (...)]
+    /// FROM KAFKA (...)`. Property names are lower-cased.
+    CreateRoutineLoad {
+        job: QualifiedName,
+        table: String,
+        description: RoutineLoadDescription,
+        properties: BTreeMap<String, String>,
+        /// `KAFKA`, the one source there is.
+        source_type: String,
+        source_properties: BTreeMap<String, String>,
+    },
+    /// `ALTER ROUTINE LOAD FOR [db.]job [load properties] [PROPERTIES (...)]
+    /// [FROM KAFKA (...)]`: only on a paused job.
+    AlterRoutineLoad {
+        job: QualifiedName,
+        description: RoutineLoadDescription,
+        properties: BTreeMap<String, String>,
+        source_properties: BTreeMap<String, String>,
+    },
+    /// `PAUSE ROUTINE LOAD FOR job`; `None` for `PAUSE ALL ROUTINE LOAD`.
+    PauseRoutineLoad { job: Option<QualifiedName> },
+    /// `RESUME ROUTINE LOAD FOR job`; `None` for `RESUME ALL ROUTINE LOAD`.
+    ResumeRoutineLoad { job: Option<QualifiedName> },
+    /// `STOP ROUTINE LOAD FOR job`: the job ends for good.
+    StopRoutineLoad { job: QualifiedName },
+    /// `SHOW [ALL] ROUTINE LOAD [FOR [db.]job | FROM db] [WHERE ...] [LIMIT n]`; `ALL`
+    /// includes stopped and cancelled jobs.
+    ShowRoutineLoad {
+        all: bool,
+        job: Option<QualifiedName>,
+        database: Option<String>,
+        filter: Option<ShowFilter>,
+        limit: Option<u64>,
+    },
+    /// `SHOW ROUTINE LOAD TASK [FROM db] WHERE JobName = 'job'`.
+    ShowRoutineLoadTask {
+        database: Option<String>,
+        filter: Option<ShowFilter>,
     },
     /// `CREATE USER [IF NOT EXISTS] 'u'@'h' [IDENTIFIED BY 'p'] [DEFAULT ROLE r]`.
     CreateUser {

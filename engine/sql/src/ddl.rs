@@ -28,7 +28,7 @@ impl StatementParser<'_> {
             return Err(self.unsupported(create_location, &what));
         }
         if self.peek_word_is("ROUTINE") {
-            return Err(self.unsupported(create_location, "CREATE ROUTINE LOAD"));
+            return self.parse_create_routine_load();
         }
         if self.peek_word_is("MATERIALIZED") {
             return Err(self.unsupported(create_location, "CREATE MATERIALIZED VIEW"));
@@ -68,12 +68,15 @@ impl StatementParser<'_> {
         if self.parse_word("USER") {
             return self.parse_alter_user();
         }
+        if self.peek_word_is("ROUTINE") {
+            return self.parse_alter_routine_load();
+        }
         match self.peek_word() {
             Some(word) => {
                 let what = format!("ALTER {}", word.to_ascii_uppercase());
                 Err(self.unsupported(alter_location, &what))
             }
-            None => Err(self.expected("TABLE or USER")),
+            None => Err(self.expected("TABLE, USER or ROUTINE LOAD")),
         }
     }
 

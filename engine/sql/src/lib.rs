@@ -14,6 +14,7 @@ mod ddl;
 mod dml;
 mod error;
 mod parser;
+mod routine_load;
 mod session;
 mod set;
 mod show;

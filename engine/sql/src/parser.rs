@@ -163,6 +163,7 @@ impl<'a> StatementParser<'a> {
             Some("KILL") => self.parse_kill()?,
             Some("GRANT") => self.parse_grant()?,
             Some("REVOKE") => self.parse_revoke()?,
+            Some("PAUSE" | "RESUME" | "STOP") => self.parse_routine_load_control()?,
             _ => self.parse_with_sqlparser()?,
         };
         self.expect_end()?;
@@ -266,6 +267,19 @@ impl<'a> StatementParser<'a> {
             .find(|token| !is_whitespace(&token.token))
             .map(|token| token.span.end)
             .unwrap_or(Location { line: 0, column: 0 })
+    }
+
+    /// Just after the last token consumed.
+    pub(crate) fn previous_end(&self) -> Location {
+        self.tokens
+            .get(self.parser.get_current_index())
+            .map(|token| token.span.end)
+            .unwrap_or_else(|| self.location())
+    }
+
+    /// The statement's text from `start` up to `end`, as written.
+    pub(crate) fn text_between(&self, start: Location, end: Location) -> String {
+        self.source.text_between(start, end).to_string()
     }
 
     // ----- Consuming tokens -----

@@ -109,6 +109,9 @@ impl StatementParser<'_> {
             };
             return Ok(Statement::ShowGrants { user });
         }
+        if self.peek_word_is("ROUTINE") || (self.peek_word_is("ALL") && self.peek_nth_word_is(1, "ROUTINE")) {
+            return self.parse_show_routine_load();
+        }
         if self.parse_word("LOAD") {
             let database = self.parse_optional_from_database()?;
             let filter = self.parse_show_filter()?;
@@ -177,7 +180,36 @@ impl StatementParser<'_> {
         Ok(Some(what.to_string()))
     }
 
-    /// `LIKE 'pattern'` or `WHERE condition`, when present.
+    /// After `SHOW`: `[ALL] ROUTINE LOAD [FOR [db.]job | FROM db] [WHERE] [LIMIT]`
+    /// and `ROUTINE LOAD TASK [FROM db] WHERE JobName = 'job'`.
+    fn parse_show_routine_load(&mut self) -> Result<Statement, ParseError> {
+        let all = self.parse_word("ALL");
+        self.expect_words(&["ROUTINE", "LOAD"])?;
+        if !all && self.parse_word("TASK") {
+            let database = self.parse_optional_from_database()?;
+            let filter = self.parse_show_filter()?;
+            return Ok(Statement::ShowRoutineLoadTask { database, filter });
+        }
+        let (job, database) = if self.parse_word("FOR") {
+            (Some(self.parse_qualified_name("a routine load job name")?), None)
+        } else {
+            (None, self.parse_optional_from_database()?)
+        };
+        let filter = self.parse_show_filter()?;
+        let limit = if self.parse_word("LIMIT") {
+            Some(self.parse_unsigned_integer("a row count after LIMIT")?)
+        } else {
+            None
+        };
+        Ok(Statement::ShowRoutineLoad {
+            all,
+            job,
+            database,
+            filter,
+            limit,
+        })
+    }
+
     /// `[FROM | IN] db`, when present.
     fn parse_optional_from_database(&mut self) -> Result<Option<String>, ParseError> {
         if self.parse_one_of_words(&["FROM", "IN"]).is_some() {
@@ -187,6 +219,7 @@ impl StatementParser<'_> {
         }
     }
 
+    /// `LIKE 'pattern'` or `WHERE condition`, when present.
     fn parse_show_filter(&mut self) -> Result<Option<ShowFilter>, ParseError> {
         if self.parse_word("LIKE") {
             return Ok(Some(ShowFilter::Like(

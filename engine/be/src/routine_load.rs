@@ -1,0 +1,232 @@
+//! Routine Load tasks on the BE: read one batch of Kafka messages from the offsets the FE
+//! gives, turn them into rows with the same [`LoadPlan`] as Stream Load, and commit them
+//! through the FE together with the batch's end offsets. Each of a job's concurrent tasks
+//! keeps its Kafka consumer between batches, so consecutive batches stream on from what the
+//! consumer has already fetched.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tracing::warn;
+
+use cairn_kafka::{BatchLimits, BatchReader, KafkaError, KafkaSource};
+use cairn_load::{BeginLoad, CommitRequest, LoadError, LoadFormat, LoadOptions, LoadPlan, LoadTarget, RoutineLoadCommit, RowError};
+
+use crate::error_log::ErrorLogStore;
+
+/// One batch of a job, as the FE schedules it.
+#[derive(Debug, Clone)]
+pub struct RoutineLoadTask {
+    pub job_id: u64,
+    /// Which of the job's concurrent tasks this is.
+    pub slot: usize,
+    pub label: String,
+    pub user: String,
+    pub user_host: String,
+    pub database: String,
+    pub table: String,
+    /// Stream Load's names for the load options (`format`, `columns`, `where`, ...).
+    pub load_parameters: Vec<(String, String)>,
+    pub source: KafkaSource,
+    pub group_id: String,
+    /// Partition to the first offset to read; all concrete.
+    pub offsets: BTreeMap<i32, i64>,
+    pub limits: BatchLimits,
+    /// The longest converting the batch may take.
+    pub timeout: Duration,
+    /// Error rows this batch may have before the job's `max_error_number` is exceeded.
+    pub error_budget: u64,
+}
+
+/// What a task did. A task that read nothing has no transaction.
+#[derive(Debug, Clone, Default)]
+pub struct RoutineLoadTaskOutcome {
+    pub transaction_id: Option<u64>,
+    pub messages: u64,
+    /// The committed batch (rows, offsets and counts), when there was one.
+    pub committed: Option<RoutineLoadCommit>,
+    pub error_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutineLoadTaskError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// The FE words the job's pause from the error window it keeps.
+    #[error("the batch has {error_rows} error rows, more than the {error_budget} that max_error_number still allows")]
+    TooManyErrors {
+        error_rows: u64,
+        error_budget: u64,
+        error_url: Option<String>,
+    },
+}
+
+pub struct RoutineLoadExecutor {
+    error_logs: ErrorLogStore,
+    readers: Mutex<HashMap<(u64, usize), BatchReader>>,
+}
+
+impl RoutineLoadExecutor {
+    pub fn new(error_logs: ErrorLogStore) -> RoutineLoadExecutor {
+        RoutineLoadExecutor {
+            error_logs,
+            readers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Closes the Kafka consumers of a job that stopped running.
+    pub fn release(&self, job_id: u64) {
+        self.readers.lock().retain(|(job, _), _| *job != job_id);
+    }
+
+    /// Closes consumers of task slots a job no longer uses.
+    pub fn release_slots_from(&self, job_id: u64, first_unused_slot: usize) {
+        self.readers
+            .lock()
+            .retain(|(job, slot), _| *job != job_id || *slot < first_unused_slot);
+    }
+
+    pub async fn execute(
+        &self,
+        task: RoutineLoadTask,
+        target: &dyn LoadTarget,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<RoutineLoadTaskOutcome, RoutineLoadTaskError> {
+        let started = Instant::now();
+        let key = (task.job_id, task.slot);
+        let existing = self.readers.lock().remove(&key);
+        let mut reader = match existing {
+            Some(reader) if reader.source() == &task.source => reader,
+            _ => BatchReader::new(&task.source, &task.group_id)?,
+        };
+        let batch = reader.read(&task.offsets, task.limits, &mut stop).await;
+        self.readers.lock().insert(key, reader);
+        let batch = batch?;
+        let mut outcome = RoutineLoadTaskOutcome {
+            messages: batch.messages.len() as u64,
+            ..RoutineLoadTaskOutcome::default()
+        };
+        // A stopped job loads nothing more; what was read is read again when it resumes.
+        if batch.messages.is_empty() || *stop.borrow() {
+            outcome.messages = 0;
+            return Ok(outcome);
+        }
+
+        let options = LoadOptions::from_parameters(
+            task.load_parameters
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )?;
+        // Each message is one CSV row or one JSON document (or array of them).
+        let delimiter = match options.format {
+            LoadFormat::Csv => options.csv.row_delimiter.clone(),
+            LoadFormat::Json => b"\n".to_vec(),
+        };
+        let mut body = Vec::with_capacity(batch.bytes as usize + batch.messages.len() * delimiter.len());
+        for message in &batch.messages {
+            body.extend_from_slice(&message.payload);
+            if !message.payload.ends_with(&delimiter) {
+                body.extend_from_slice(&delimiter);
+            }
+        }
+        let partitions = options.partitions.clone();
+        let max_filter_ratio = options.max_filter_ratio;
+
+        let transaction = target
+            .begin(BeginLoad {
+                user: task.user.clone(),
+                host: task.user_host.clone(),
+                database: task.database.clone(),
+                table: task.table.clone(),
+                label: Some(task.label.clone()),
+                load_type: "ROUTINE_LOAD",
+            })
+            .await?;
+        outcome.transaction_id = Some(transaction.transaction_id);
+        let prepared = async {
+            if options.partial_update {
+                return Err(LoadError::InvalidParameter(
+                    "partial_update is not supported yet: load every column of the table".to_string(),
+                ));
+            }
+            let plan = LoadPlan::new(options, transaction.columns.clone())?;
+            let runtime = tokio::runtime::Handle::current();
+            let conversion = tokio::task::spawn_blocking(move || runtime.block_on(plan.prepare(&body)));
+            match tokio::time::timeout(task.timeout, conversion).await {
+                Err(_) => Err(LoadError::Timeout {
+                    seconds: task.timeout.as_secs(),
+                }),
+                Ok(joined) => joined.map_err(|error| LoadError::Internal(format!("the batch's conversion task failed: {error}")))?,
+            }
+        }
+        .await;
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                target.abort(&transaction, &error.to_string()).await;
+                return Err(error.into());
+            }
+        };
+        let mut errors: Vec<RowError> = prepared.errors;
+        if errors.len() as u64 > task.error_budget {
+            let error_url = self.error_logs.write(&transaction.label, transaction.transaction_id, &errors);
+            target.abort(&transaction, "too many error rows").await;
+            return Err(RoutineLoadTaskError::TooManyErrors {
+                error_rows: errors.len() as u64,
+                error_budget: task.error_budget,
+                error_url,
+            });
+        }
+        let loaded_rows = prepared.rows.iter().map(|rows| rows.row_numbers.len() as u64).sum();
+        let routine_load = RoutineLoadCommit {
+            job_id: task.job_id,
+            begin_offsets: task.offsets.clone(),
+            end_offsets: batch.next_offsets.clone(),
+            received_bytes: batch.bytes,
+            total_rows: prepared.total_rows,
+            loaded_rows,
+            error_rows: errors.len() as u64,
+            unselected_rows: prepared.unselected_rows,
+            execute_time_ms: started.elapsed().as_millis() as u64,
+        };
+        let request = CommitRequest {
+            rows: prepared.rows,
+            partitions,
+            total_rows: prepared.total_rows,
+            filtered_rows: errors.len() as u64,
+            max_filter_ratio,
+            routine_load: Some(routine_load.clone()),
+        };
+        match target.commit(&transaction, request).await {
+            Ok(committed) => {
+                errors.extend(committed.filtered.iter().map(|(row_number, reason)| RowError {
+                    row_number: *row_number,
+                    reason: reason.clone(),
+                    row: String::new(),
+                }));
+                if !errors.is_empty() {
+                    outcome.error_url = self.error_logs.write(&transaction.label, transaction.transaction_id, &errors);
+                }
+                outcome.committed = Some(RoutineLoadCommit {
+                    loaded_rows: committed.loaded_rows,
+                    error_rows: errors.len() as u64,
+                    ..routine_load
+                });
+                Ok(outcome)
+            }
+            // Committed and durable; the publish finishes later and the offsets moved with it.
+            Err(LoadError::PublishTimeout(message)) => {
+                warn!(label = %transaction.label, %message, "routine load batch committed but not yet visible");
+                outcome.committed = Some(routine_load);
+                Ok(outcome)
+            }
+            Err(error) => {
+                target.abort(&transaction, &error.to_string()).await;
+                Err(error.into())
+            }
+        }
+    }
+}

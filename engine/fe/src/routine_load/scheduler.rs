@@ -1,0 +1,344 @@
+//! The loop that runs one Routine Load job: each round lists the topic's partitions (picking
+//! up new ones), resolves symbolic start offsets, splits the partitions over
+//! `desired_concurrent_number` tasks and runs one batch per task on the BE. A Kafka failure
+//! pauses the job with the reason, and the loop keeps probing Kafka and resumes the job by
+//! itself when Kafka answers again. Too many error rows pause it for the user to look at.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use cairn_be::routine_load::{RoutineLoadTask, RoutineLoadTaskError};
+use cairn_kafka::{BatchLimits, KafkaError, OFFSET_BEGINNING, OFFSET_END};
+use cairn_load::LoadTarget;
+
+use super::job::{RoutineLoadJob, RoutineLoadState};
+use super::{TaskInfo, kafka_source, now_millis};
+use crate::catalog::JournalEntry;
+use crate::error::FeError;
+use crate::frontend::Frontend;
+
+/// How long a metadata request to Kafka may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// Probing a Kafka that failed: first after this, doubling up to the maximum.
+const FIRST_PROBE_DELAY: Duration = Duration::from_secs(2);
+const MAX_PROBE_DELAY: Duration = Duration::from_secs(30);
+/// Rounds in a row whose batches all failed to load before the job pauses.
+const FAILED_ROUNDS_BEFORE_PAUSE: u32 = 3;
+/// StarRocks caps a job's concurrent tasks.
+const MAX_TASKS_PER_JOB: u64 = 5;
+
+/// Why a round ended without loading.
+enum RoundError {
+    /// Kafka failed; `transient` errors resume by themselves.
+    Source(KafkaError),
+    TableGone(String),
+    TooManyErrors { reason: String },
+    /// Batches failed to load (a schema change, a commit refused); retried.
+    Load(String),
+    /// The job's state could not be journaled.
+    Journal(FeError),
+}
+
+/// Runs until the job stops running here: paused by the user, stopped, cancelled, or another
+/// scheduler took over (`stop`).
+pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop: watch::Receiver<bool>) {
+    let mut probe_delay = FIRST_PROBE_DELAY;
+    let mut failed_rounds = 0u32;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let Some(job) = frontend.metadata.read().routine_load_jobs.get(&job_id).cloned() else {
+            break;
+        };
+        match job.state {
+            RoutineLoadState::Stopped | RoutineLoadState::Cancelled => break,
+            RoutineLoadState::Paused if !job.auto_resume => break,
+            RoutineLoadState::Paused => {
+                if wait_or_stop(&mut stop, probe_delay).await {
+                    break;
+                }
+                probe_delay = (probe_delay * 2).min(MAX_PROBE_DELAY);
+                match kafka_source(&job.kafka).partitions(METADATA_TIMEOUT).await {
+                    Ok(_) => {
+                        info!(job = %job.name, "Kafka answers again; resuming the routine load job");
+                        if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::NeedSchedule, String::new(), false) {
+                            warn!(job = %job.name, %error, "failed to resume the routine load job");
+                        }
+                    }
+                    Err(error) => {
+                        frontend.routine_loads.update_runtime(job_id, |runtime| runtime.other_message = error.to_string());
+                    }
+                }
+                continue;
+            }
+            RoutineLoadState::NeedSchedule => {
+                if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::Running, String::new(), false) {
+                    warn!(job = %job.name, %error, "failed to start the routine load job");
+                    break;
+                }
+                continue;
+            }
+            RoutineLoadState::Running => {}
+        }
+        let result = run_round(&frontend, &job, &stop).await;
+        if *stop.borrow() {
+            break;
+        }
+        let pause = |reason: String, auto_resume: bool| {
+            warn!(job = %job.name, %reason, "pausing the routine load job");
+            if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::Paused, reason, auto_resume) {
+                warn!(job = %job.name, %error, "failed to pause the routine load job");
+            }
+        };
+        match result {
+            Ok(()) => {
+                failed_rounds = 0;
+                probe_delay = FIRST_PROBE_DELAY;
+            }
+            Err(RoundError::Source(error)) => {
+                let transient = error.is_transient();
+                let advice = if transient {
+                    "; the job resumes by itself when Kafka answers"
+                } else {
+                    "; fix the job with ALTER ROUTINE LOAD, then RESUME it"
+                };
+                frontend.routine_loads.update_runtime(job_id, |runtime| runtime.other_message = error.to_string());
+                pause(format!("ErrorReason{{errCode = 4, msg='{error}{advice}'}}"), transient);
+            }
+            Err(RoundError::TooManyErrors { reason }) => {
+                pause(format!("ErrorReason{{errCode = 102, msg='{reason}'}}"), false);
+            }
+            Err(RoundError::TableGone(message)) => {
+                warn!(job = %job.name, %message, "cancelling the routine load job");
+                let reason = format!("ErrorReason{{errCode = 103, msg='{message}'}}");
+                if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::Cancelled, reason, false) {
+                    warn!(job = %job.name, %error, "failed to cancel the routine load job");
+                }
+            }
+            Err(RoundError::Load(message)) => {
+                failed_rounds += 1;
+                frontend.routine_loads.update_runtime(job_id, |runtime| {
+                    runtime.other_message = message.clone();
+                    runtime.aborted_task_count += 1;
+                });
+                if failed_rounds >= FAILED_ROUNDS_BEFORE_PAUSE {
+                    pause(
+                        format!("ErrorReason{{errCode = 101, msg='{failed_rounds} batches in a row failed to load, the last with: {message}'}}"),
+                        false,
+                    );
+                    failed_rounds = 0;
+                } else if wait_or_stop(&mut stop, FIRST_PROBE_DELAY).await {
+                    break;
+                }
+            }
+            Err(RoundError::Journal(error)) => {
+                warn!(job = %job.name, %error, "routine load job could not record its state");
+                if wait_or_stop(&mut stop, FIRST_PROBE_DELAY).await {
+                    break;
+                }
+            }
+        }
+    }
+    frontend.routine_loads.update_runtime(job_id, |runtime| runtime.tasks.clear());
+    frontend.routine_loads.runner_ended(job_id, generation);
+}
+
+/// Sleeps, or returns true early when the job is told to stop.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => *stop.borrow(),
+        changed = stop.changed() => changed.is_err() || *stop.borrow(),
+    }
+}
+
+async fn run_round(frontend: &Arc<Frontend>, job: &RoutineLoadJob, stop: &watch::Receiver<bool>) -> Result<(), RoundError> {
+    let Some(executor) = frontend.routine_loads.executor() else {
+        return Err(RoundError::Load("no backend runs routine load tasks".to_string()));
+    };
+    let (database, table_exists) = {
+        let catalog = frontend.metadata.read();
+        match catalog.database_by_id(job.database_id) {
+            Some(database) => (
+                database.name.clone(),
+                database.tables.values().any(|table| table.id == job.table_id),
+            ),
+            None => return Err(RoundError::TableGone("the database of the job was dropped".to_string())),
+        }
+    };
+    if !table_exists {
+        return Err(RoundError::TableGone(format!("table '{}' was dropped", job.table)));
+    }
+    let source = kafka_source(&job.kafka);
+    let partitions = match &job.kafka.partitions {
+        Some(partitions) => partitions.clone(),
+        None => source.partitions(METADATA_TIMEOUT).await.map_err(RoundError::Source)?,
+    };
+    let watermarks = source
+        .watermarks(&partitions, METADATA_TIMEOUT)
+        .await
+        .map_err(RoundError::Source)?;
+    frontend.routine_loads.update_runtime(job.id, |runtime| {
+        runtime.latest_offsets = watermarks.iter().map(|(partition, (_, high))| (*partition, *high)).collect();
+    });
+
+    // New partitions start at the default offset; symbolic offsets become numbers, journaled
+    // before anything is read, so OFFSET_END means the end when the job first saw it.
+    let mut resolved = BTreeMap::new();
+    for partition in &partitions {
+        let current = job.progress.get(partition).copied();
+        let (low, high) = watermarks.get(partition).copied().unwrap_or((0, 0));
+        let concrete = match current.unwrap_or(job.kafka.default_offset) {
+            OFFSET_BEGINNING => low,
+            OFFSET_END => high,
+            offset => offset,
+        };
+        if current != Some(concrete) {
+            resolved.insert(*partition, concrete);
+        }
+    }
+    let mut progress = job.progress.clone();
+    if !resolved.is_empty() {
+        let job_id = job.id;
+        let expected: BTreeMap<i32, Option<i64>> =
+            resolved.keys().map(|partition| (*partition, job.progress.get(partition).copied())).collect();
+        frontend
+            .metadata
+            .log_checked(
+                JournalEntry::UpdateRoutineLoadProgress {
+                    job_id,
+                    offsets: resolved.clone(),
+                },
+                |catalog| {
+                    let job = catalog.routine_load_jobs.get(&job_id);
+                    let unchanged = job.is_some_and(|job| {
+                        job.state == RoutineLoadState::Running
+                            && expected.iter().all(|(partition, offset)| job.progress.get(partition).copied() == *offset)
+                    });
+                    if unchanged {
+                        Ok(())
+                    } else {
+                        Err(FeError::analysis("the job changed while its offsets were resolved"))
+                    }
+                },
+            )
+            .map_err(RoundError::Journal)?;
+        info!(job = %job.name, offsets = ?resolved, "routine load start offsets resolved");
+        progress.extend(resolved);
+    }
+
+    let task_count = job
+        .desired_concurrent_number()
+        .min(MAX_TASKS_PER_JOB)
+        .min(partitions.len() as u64)
+        .max(1) as usize;
+    executor.release_slots_from(job.id, task_count);
+    let mut assignments: Vec<BTreeMap<i32, i64>> = vec![BTreeMap::new(); task_count];
+    for (index, partition) in partitions.iter().enumerate() {
+        if let Some(offset) = progress.get(partition) {
+            assignments[index % task_count].insert(*partition, *offset);
+        }
+    }
+    let runtime = frontend.routine_loads.runtime(job.id);
+    let error_budget = job.max_error_number().saturating_sub(runtime.window_error_rows);
+    let limits = BatchLimits {
+        max_rows: job.max_batch_rows(),
+        max_bytes: job.max_batch_size(),
+        max_interval: job.batch_consume_time(),
+    };
+    let load_parameters = job.load_parameters();
+    let mut tasks = Vec::new();
+    let mut infos = Vec::new();
+    for (slot, offsets) in assignments.into_iter().enumerate().filter(|(_, offsets)| !offsets.is_empty()) {
+        let task_id = format!("{:016x}", rand::random::<u64>());
+        infos.push(TaskInfo {
+            task_id: task_id.clone(),
+            create_time_ms: now_millis(),
+            timeout_seconds: job.task_timeout().as_secs(),
+            offsets: offsets.clone(),
+        });
+        tasks.push(RoutineLoadTask {
+            job_id: job.id,
+            slot,
+            label: format!("{}-{task_id}", job.name),
+            user: job.user.clone(),
+            user_host: job.user_host.clone(),
+            database: database.clone(),
+            table: job.table.clone(),
+            load_parameters: load_parameters.clone(),
+            source: source.clone(),
+            group_id: job.kafka.group_id.clone(),
+            offsets,
+            limits,
+            timeout: job.task_timeout(),
+            error_budget,
+        });
+    }
+    frontend.routine_loads.update_runtime(job.id, |runtime| runtime.tasks = infos);
+    let target: &dyn LoadTarget = frontend.as_ref();
+    let results = futures::future::join_all(
+        tasks
+            .into_iter()
+            .map(|task| executor.execute(task, target, stop.clone())),
+    )
+    .await;
+    frontend.routine_loads.update_runtime(job.id, |runtime| runtime.tasks.clear());
+
+    let mut first_error = None;
+    let mut any_loaded = false;
+    for result in results {
+        match result {
+            Ok(outcome) => {
+                if let Some(url) = outcome.error_url {
+                    frontend.routine_loads.record_error_log(job.id, url);
+                }
+                if let Some(committed) = outcome.committed {
+                    any_loaded = true;
+                    let window = job.max_batch_rows().saturating_mul(10);
+                    frontend.routine_loads.update_runtime(job.id, |runtime| {
+                        runtime.window_rows += committed.total_rows;
+                        runtime.window_error_rows += committed.error_rows;
+                        if runtime.window_rows >= window {
+                            runtime.window_rows = 0;
+                            runtime.window_error_rows = 0;
+                        }
+                    });
+                }
+            }
+            Err(RoutineLoadTaskError::TooManyErrors { error_rows, error_url, .. }) => {
+                if let Some(url) = error_url {
+                    frontend.routine_loads.record_error_log(job.id, url);
+                }
+                let window_errors = runtime.window_error_rows + error_rows;
+                first_error.get_or_insert(RoundError::TooManyErrors {
+                    reason: format!(
+                        "current error rows: {window_errors} is more than max error num: {}; the rows are in ErrorLogUrls",
+                        job.max_error_number()
+                    ),
+                });
+            }
+            Err(RoutineLoadTaskError::Kafka(error)) => {
+                first_error.get_or_insert(RoundError::Source(error));
+            }
+            Err(RoutineLoadTaskError::Load(error)) => {
+                first_error.get_or_insert(RoundError::Load(error.to_string()));
+            }
+        }
+    }
+    match first_error {
+        // Some batches loaded: the failure of another is retried next round.
+        Some(RoundError::Load(message)) if any_loaded => {
+            frontend.routine_loads.update_runtime(job.id, |runtime| {
+                runtime.other_message = message;
+                runtime.aborted_task_count += 1;
+            });
+            Ok(())
+        }
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
