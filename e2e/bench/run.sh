@@ -7,6 +7,9 @@
 # data under $CAIRN_CACHE/bench, then runs e2e/bench/bench.py (--help lists every option).
 # Results: the console, and JSON under e2e/.work/bench/. Exit status 1 on any failed load,
 # query error or result that differs from DuckDB's.
+#
+# e2e/bench/run.sh ingest [--parts throughput,small,freshness] [--scale 1] ...: the ingest
+# benchmarks of issue 3 (e2e/bench/ingest.py --help), with the same venv and release build.
 set -euo pipefail
 
 repository="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,13 +19,20 @@ export PYTHONDONTWRITEBYTECODE=1
 
 venv="$(bash e2e/tools/python.sh e2e/bench/requirements.txt)"
 
+script=e2e/bench/bench.py
 engines="cairn,duckdb,datafusion,chdb"
-previous=""
-for argument in "$@"; do
-  case "$previous" in --engines) engines="$argument" ;; esac
-  case "$argument" in --engines=*) engines="${argument#--engines=}" ;; esac
-  previous="$argument"
-done
+if [ "${1:-}" = ingest ]; then
+  # Every part of the ingest benchmark runs cairn.
+  shift
+  script=e2e/bench/ingest.py
+else
+  previous=""
+  for argument in "$@"; do
+    case "$previous" in --engines) engines="$argument" ;; esac
+    case "$argument" in --engines=*) engines="${argument#--engines=}" ;; esac
+    previous="$argument"
+  done
+fi
 
 if [[ ",$engines," == *",cairn,"* ]] && [ -z "${CAIRN_BIN:-}" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CAIRN_CACHE/target}"
@@ -36,4 +46,4 @@ fi
 
 # tpchgen-cli lives in the venv.
 export PATH="$venv/bin:$PATH"
-exec "$venv/bin/python" e2e/bench/bench.py "$@"
+exec "$venv/bin/python" "$script" "$@"

@@ -123,6 +123,34 @@ def put(url: str, body, headers: dict[str, str], user: str, password: str,
     raise StreamLoadError(f"more than {MAX_REDIRECTS} redirects from {url}")
 
 
+def stream_load_bytes(host: str, http_port: int, database: str, table: str, body,
+                      label: str, rows: int, separator: str = "|", user: str = "root",
+                      password: str = "", timeout: float = 3600, what: str = "CSV") -> dict:
+    """One Stream Load of BODY (ROWS whole CSV lines) under LABEL, one transaction.
+
+    Returns the server's JSON result. Raises StreamLoadError, with that JSON, unless the load
+    is a Success that loaded every row. WHAT names the data in error messages.
+    """
+    url = f"http://{host}:{http_port}/api/{database}/{table}/_stream_load"
+    headers = {"label": label, "format": "csv", "column_separator": separator}
+    status, _, answer, answered_by = put(url, body, headers, user, password, timeout)
+    text = answer.decode(errors="replace")
+    try:
+        result = json.loads(text)
+    except ValueError:
+        hint = " (does this server implement Stream Load?)" if status in (404, 405) else ""
+        raise StreamLoadError(
+            f"Stream Load of {what} into {database}.{table} (label {label}) got HTTP "
+            f"{status}{hint} from {answered_by} with a body that is not JSON:\n{text[:2000]}"
+        ) from None
+    if (status != 200 or result.get("Status") != "Success"
+            or int(result.get("NumberLoadedRows", -1)) != rows):
+        raise StreamLoadError(
+            f"Stream Load of {what} into {database}.{table} (label {label}, {rows} rows) "
+            f"failed: HTTP {status} from {answered_by}:\n" + json.dumps(result, indent=1))
+    return result
+
+
 def stream_load_file(host: str, http_port: int, database: str, table: str, path: Path,
                      label_prefix: str, chunk_bytes: int = 256 << 20, separator: str = "|",
                      user: str = "root", password: str = "", timeout: float = 3600,
@@ -132,7 +160,6 @@ def stream_load_file(host: str, http_port: int, database: str, table: str, path:
     Raises StreamLoadError, with the server's JSON, when a load is not a full success.
     Returns {"loads": n, "rows": loaded rows, "seconds": wall time of the loads}.
     """
-    url = f"http://{host}:{http_port}/api/{database}/{table}/_stream_load"
     with open(path, "rb") as handle:
         size = path.stat().st_size
         if size == 0:
@@ -143,26 +170,9 @@ def stream_load_file(host: str, http_port: int, database: str, table: str, path:
             chunks = plan_chunks(data, chunk_bytes)  # outside the timed part
             loaded, started = 0, time.monotonic()
             for number, chunk in enumerate(chunks):
-                label = f"{label_prefix}_{number}"
-                headers = {"label": label, "format": "csv", "column_separator": separator}
-                status, _, answer, answered_by = put(
-                    url, view[chunk.start:chunk.end], headers, user, password, timeout)
-                text = answer.decode(errors="replace")
-                try:
-                    result = json.loads(text)
-                except ValueError:
-                    hint = (" (does this server implement Stream Load?)"
-                            if status in (404, 405) else "")
-                    raise StreamLoadError(
-                        f"Stream Load of {path.name} into {database}.{table} (label {label}) "
-                        f"got HTTP {status}{hint} from {answered_by} with a body that is not "
-                        f"JSON:\n{text[:2000]}") from None
-                if (status != 200 or result.get("Status") != "Success"
-                        or int(result.get("NumberLoadedRows", -1)) != chunk.rows):
-                    raise StreamLoadError(
-                        f"Stream Load of {path.name} into {database}.{table} (label {label}, "
-                        f"{chunk.rows} rows) failed: HTTP {status} from {answered_by}:\n"
-                        + json.dumps(result, indent=1))
+                stream_load_bytes(host, http_port, database, table,
+                                  view[chunk.start:chunk.end], f"{label_prefix}_{number}",
+                                  chunk.rows, separator, user, password, timeout, path.name)
                 loaded += chunk.rows
             seconds = time.monotonic() - started
         finally:

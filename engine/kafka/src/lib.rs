@@ -1,6 +1,6 @@
 //! The Kafka side of Routine Load, on librdkafka (rdkafka). A [`KafkaSource`] is a job's
-//! brokers, topic and `property.*` settings; it lists the topic's partitions and their
-//! watermarks. A [`BatchReader`] reads one batch of messages from given offsets, until the
+//! brokers, topic and `property.*` settings; a [`MetadataClient`] lists the topic's partitions
+//! and their watermarks. A [`BatchReader`] reads one batch of messages from given offsets, until the
 //! batch is full, its time is up, or it has caught up with every partition.
 //!
 //! Offsets are never committed to Kafka: the FE journal owns them and commits each batch's end
@@ -88,18 +88,48 @@ impl KafkaSource {
             .map_err(|error| KafkaError::Configuration(error.to_string()))
     }
 
+    fn unknown_topic(&self) -> KafkaError {
+        KafkaError::UnknownTopic {
+            topic: self.topic.clone(),
+            brokers: self.broker_list.clone(),
+        }
+    }
+
     /// Checks the client settings (a `property.*` librdkafka does not know, say) without
-    /// contacting Kafka.
+    /// waiting for Kafka.
     pub fn check(&self) -> Result<(), KafkaError> {
         self.metadata_client().map(drop)
     }
+}
 
-    /// The topic's partition ids, ascending.
-    pub async fn partitions(&self, timeout: Duration) -> Result<Vec<i32>, KafkaError> {
-        let source = self.clone();
+/// A client for the topic's partitions and watermarks, kept by a job's scheduler so each
+/// round asks over an open connection instead of connecting again.
+pub struct MetadataClient {
+    source: KafkaSource,
+    client: BaseConsumer,
+}
+
+impl MetadataClient {
+    pub async fn connect(source: &KafkaSource) -> Result<Arc<MetadataClient>, KafkaError> {
+        let source = source.clone();
         run_blocking(move || {
             let client = source.metadata_client()?;
-            let metadata = client
+            Ok(Arc::new(MetadataClient { source, client }))
+        })
+        .await
+    }
+
+    pub fn source(&self) -> &KafkaSource {
+        &self.source
+    }
+
+    /// The topic's partition ids, ascending.
+    pub async fn partitions(self: &Arc<Self>, timeout: Duration) -> Result<Vec<i32>, KafkaError> {
+        let this = Arc::clone(self);
+        run_blocking(move || {
+            let source = &this.source;
+            let metadata = this
+                .client
                 .fetch_metadata(Some(&source.topic), timeout)
                 .map_err(|error| source.unreachable(error))?;
             let Some(topic) = metadata.topics().iter().find(|topic| topic.name() == source.topic) else {
@@ -115,23 +145,17 @@ impl KafkaSource {
         .await
     }
 
-    fn unknown_topic(&self) -> KafkaError {
-        KafkaError::UnknownTopic {
-            topic: self.topic.clone(),
-            brokers: self.broker_list.clone(),
-        }
-    }
-
     /// The low and high watermarks (oldest offset kept, offset of the next message) of each
     /// partition.
-    pub async fn watermarks(&self, partitions: &[i32], timeout: Duration) -> Result<BTreeMap<i32, (i64, i64)>, KafkaError> {
-        let source = self.clone();
+    pub async fn watermarks(self: &Arc<Self>, partitions: &[i32], timeout: Duration) -> Result<BTreeMap<i32, (i64, i64)>, KafkaError> {
+        let this = Arc::clone(self);
         let partitions = partitions.to_vec();
         run_blocking(move || {
-            let client = source.metadata_client()?;
+            let source = &this.source;
             let mut watermarks = BTreeMap::new();
             for partition in partitions {
-                let marks = client
+                let marks = this
+                    .client
                     .fetch_watermarks(&source.topic, partition, timeout)
                     .map_err(|error| match error {
                         RdKafkaError::MetadataFetch(RDKafkaErrorCode::UnknownPartition)
@@ -166,6 +190,9 @@ pub struct BatchLimits {
     pub max_bytes: u64,
     /// The longest a batch waits for messages.
     pub max_interval: Duration,
+    /// The longest the first message of a batch waits for more. Under a steady stream the
+    /// partitions' ends are never reached, so this is what bounds freshness.
+    pub max_linger: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -217,7 +244,8 @@ impl BatchReader {
     /// Reads messages from `start` (partition to the next offset to read; offsets are
     /// concrete, not [`OFFSET_BEGINNING`]/[`OFFSET_END`]). Returns what was read when
     /// `limits` are reached, when every partition has been read to its end and something was
-    /// read, or when the interval is over (possibly nothing). A broker failure with nothing
+    /// read, when the first message has lingered long enough, or when the interval is over
+    /// (possibly with nothing). A broker failure with nothing
     /// read is an error; with something read, the batch ends early with it. When `stop`
     /// turns true (or its sender goes away), the read ends at once with an empty batch.
     pub async fn read(
@@ -240,7 +268,7 @@ impl BatchReader {
             self.caught_up = start.keys().map(|partition| (*partition, false)).collect();
         }
         let mut batch = Batch::default();
-        let deadline = Instant::now() + limits.max_interval;
+        let mut deadline = Instant::now() + limits.max_interval;
         let mut failure: Option<KafkaError> = None;
         loop {
             if *stop.borrow() {
@@ -268,6 +296,9 @@ impl BatchReader {
                     // A message before the position was delivered before a re-assignment.
                     if offset < expected {
                         continue;
+                    }
+                    if batch.messages.is_empty() {
+                        deadline = deadline.min(Instant::now() + limits.max_linger);
                     }
                     let payload = message.payload().unwrap_or_default().to_vec();
                     batch.bytes += payload.len() as u64;

@@ -286,6 +286,24 @@ mod tests {
         assert!(error.to_string().contains("WHERE is given more than once"), "{error}");
     }
 
+    /// The operator writes these statements; its snapshot is the contract between the two.
+    #[test]
+    fn the_operators_statement_parses() {
+        let snapshot = include_str!(
+            "../../../operator/controller/src/snapshots/cairn_operator__database__tests__clicks_routine_load.snap"
+        );
+        let statement = snapshot.splitn(3, "---").nth(2).expect("a snapshot body after its header");
+        let Statement::CreateRoutineLoad { job: name, description, properties, source_properties, .. } =
+            parse_statement(statement.trim()).expect("the operator's statement parses")
+        else {
+            panic!("not a CREATE ROUTINE LOAD");
+        };
+        assert_eq!(name, job(Some("web"), "clicks"));
+        assert_eq!(description.columns.as_deref(), Some("ts, user_id, url"));
+        assert_eq!(properties.get("jsonpaths").map(String::as_str), Some(r#"["$.ts","$.user","$.url"]"#));
+        assert_eq!(source_properties.get("property.sasl.mechanism").map(String::as_str), Some("SCRAM-SHA-512"));
+    }
+
     #[test]
     fn show_routine_load_forms() {
         assert_eq!(

@@ -1413,8 +1413,8 @@ fn show_other_statements() {
     );
     assert_eq!(parse("SHOW USERS"), Statement::ShowUsers);
     assert_error(
-        "SHOW ROUTINE LOAD",
-        "SHOW ROUTINE LOAD is not supported yet",
+        "SHOW STREAM LOAD",
+        "SHOW STREAM LOAD is not supported yet",
     );
     assert_error(
         "SHOW FULL DATABASES",

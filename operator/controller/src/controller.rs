@@ -228,7 +228,8 @@ async fn sync_with(
         backends = database.show_backends().await?;
     }
 
-    // Routine Load jobs: create missing ones, re-create changed ones, stop removed ones.
+    // Routine Load jobs: create missing ones, alter changed ones (or re-create them when ALTER
+    // can not express the change), stop removed ones.
     let previous_jobs: Vec<KafkaJobStatus> = previous.map(|status| status.kafka_ingest.clone()).unwrap_or_default();
     let mut job_states = Vec::new();
     let mut databases: Vec<&str> = validated.kafka_jobs.iter().map(|job| job.database.as_str()).collect();
@@ -246,8 +247,19 @@ async fn sync_with(
         let recorded = previous_jobs.iter().find(|old| old.name == job.name).and_then(|old| old.fingerprint.clone());
         let mut state = running.map(|job| (job.state.clone(), job.reason.clone()));
         if running.is_some() && recorded.as_deref() != Some(fingerprint.as_str()) && recorded.is_some() {
-            database.execute(&database::stop_routine_load_statement(&job.database, &job.name)).await?;
-            state = None;
+            // Fingerprints are `<identity>.<statement>`; an older status has no identity part.
+            let recorded_identity = recorded.as_deref().and_then(|recorded| recorded.split_once('.')).map(|(identity, _)| identity);
+            if recorded_identity == Some(database::job_identity_fingerprint(job).as_str()) {
+                for statement in database::alter_routine_load_statements(job) {
+                    database.execute(&statement).await?;
+                }
+                publish(context, cluster, EventType::Normal, "RoutineLoadAltered", "AlterRoutineLoad", format!("altered Routine Load job {}.{} in place; it continues from its offsets", job.database, job.name)).await;
+                state = Some(("NEED_SCHEDULE".to_owned(), None));
+            } else {
+                database.execute(&database::stop_routine_load_statement(&job.database, &job.name)).await?;
+                publish(context, cluster, EventType::Normal, "RoutineLoadStopped", "StopRoutineLoad", format!("stopped Routine Load job {}.{} to re-create it: its table, source, format or set of properties changed, which ALTER can not change", job.database, job.name)).await;
+                state = None;
+            }
         }
         if state.is_none() {
             database.execute(&database::create_routine_load_statement(job)).await?;

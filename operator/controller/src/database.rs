@@ -319,10 +319,58 @@ pub fn stop_routine_load_statement(database: &str, name: &str) -> String {
     format!("STOP ROUTINE LOAD FOR {}.{}", quote_identifier(database), quote_identifier(name))
 }
 
+/// The parts of a job ALTER ROUTINE LOAD can not change: its table, its source and format,
+/// and which properties and clauses are set at all (ALTER sets values but can not unset
+/// them). Jobs that differ only outside these are altered in place and keep their offsets.
+pub fn job_identity_fingerprint(job: &ValidatedKafkaJob) -> String {
+    let identity = serde_json::json!({
+        "database": job.database,
+        "table": job.table,
+        "topic": job.topic,
+        "brokers": job.brokers,
+        "properties": job_properties(job).keys().collect::<Vec<_>>(),
+        "kafka_properties": job.kafka_properties.keys().collect::<Vec<_>>(),
+        "columns": !job.columns.is_empty(),
+        "column_separator": job.column_separator.is_some(),
+    });
+    crate::build::config_hash(&identity.to_string())[..16].to_owned()
+}
+
 /// A stable fingerprint of what the FE was told about a job, stored in status so a changed job
-/// is re-created without keeping state elsewhere.
+/// is altered or re-created without keeping state elsewhere: `<identity>.<whole statement>`.
 pub fn job_fingerprint(job: &ValidatedKafkaJob) -> String {
-    crate::build::config_hash(&create_routine_load_statement(job))[..16].to_owned()
+    format!(
+        "{}.{}",
+        job_identity_fingerprint(job),
+        &crate::build::config_hash(&create_routine_load_statement(job))[..16]
+    )
+}
+
+/// PAUSE, ALTER and RESUME of a running job whose identity is unchanged: the new columns,
+/// separator, properties and `property.*` apply from its current offsets on.
+pub fn alter_routine_load_statements(job: &ValidatedKafkaJob) -> Vec<String> {
+    let target = format!("{}.{}", quote_identifier(&job.database), quote_identifier(&job.name));
+    let mut alter = format!("ALTER ROUTINE LOAD FOR {target}");
+    let mut clauses = Vec::new();
+    if let Some(separator) = &job.column_separator {
+        clauses.push(format!("COLUMNS TERMINATED BY {}", quote_string(separator)));
+    }
+    if !job.columns.is_empty() {
+        clauses.push(format!("COLUMNS ({})", job.columns.join(", ")));
+    }
+    if !clauses.is_empty() {
+        alter.push_str(&format!("\n{}", clauses.join(",\n")));
+    }
+    let mut properties = job_properties(job);
+    // The format is part of the identity; StarRocks refuses to alter it.
+    properties.remove("format");
+    if !properties.is_empty() {
+        alter.push_str(&format!("\nPROPERTIES (\n    {}\n)", properties_clause(&properties)));
+    }
+    if !job.kafka_properties.is_empty() {
+        alter.push_str(&format!("\nFROM KAFKA (\n    {}\n)", properties_clause(&job.kafka_properties)));
+    }
+    vec![format!("PAUSE ROUTINE LOAD FOR {target}"), alter, format!("RESUME ROUTINE LOAD FOR {target}")]
 }
 
 #[cfg(test)]
@@ -341,6 +389,31 @@ mod tests {
              FROM KAFKA (\n    \"kafka_broker_list\" = \"kafka-0:9092,kafka-1:9092\",\n    \"kafka_topic\" = \"orders\"\n)"
         );
         assert_eq!(stop_routine_load_statement("shop", "orders"), "STOP ROUTINE LOAD FOR `shop`.`orders`");
+        Ok(())
+    }
+
+    #[test]
+    fn a_changed_property_keeps_the_identity_and_is_altered() -> anyhow::Result<()> {
+        let cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
+        let job = cluster.kafka_jobs[0].clone();
+        let mut changed = job.clone();
+        changed.properties.insert("desired_concurrent_number".to_owned(), "3".to_owned());
+        assert_eq!(job_identity_fingerprint(&job), job_identity_fingerprint(&changed));
+        assert_ne!(job_fingerprint(&job), job_fingerprint(&changed));
+        let statements = alter_routine_load_statements(&changed);
+        assert_eq!(statements[0], "PAUSE ROUTINE LOAD FOR `web`.`clicks`");
+        assert!(statements[1].starts_with("ALTER ROUTINE LOAD FOR `web`.`clicks`\nCOLUMNS (ts, user_id, url)\nPROPERTIES ("), "{}", statements[1]);
+        assert!(statements[1].contains("\"desired_concurrent_number\" = \"3\""), "{}", statements[1]);
+        assert!(!statements[1].contains("\"format\""), "{}", statements[1]);
+        assert!(statements[1].contains("FROM KAFKA (\n    \"property.sasl.mechanism\""), "{}", statements[1]);
+        assert_eq!(statements[2], "RESUME ROUTINE LOAD FOR `web`.`clicks`");
+
+        let mut moved = job.clone();
+        moved.topic = "other".to_owned();
+        assert_ne!(job_identity_fingerprint(&job), job_identity_fingerprint(&moved));
+        let mut unset = job.clone();
+        unset.properties.remove("desired_concurrent_number");
+        assert_ne!(job_identity_fingerprint(&job), job_identity_fingerprint(&unset), "ALTER can not unset a property");
         Ok(())
     }
 

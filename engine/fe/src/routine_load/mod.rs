@@ -97,11 +97,18 @@ impl RoutineLoadManager {
         }
     }
 
-    /// Forgets a runner that ended, unless a newer one took its place.
+    /// Forgets a runner that ended and closes its Kafka consumers, unless a newer runner
+    /// took its place (and uses them).
     pub(crate) fn runner_ended(&self, job_id: u64, generation: u64) {
         let mut runners = self.runners.lock();
-        if runners.get(&job_id).is_some_and(|(current, _)| *current == generation) {
-            runners.remove(&job_id);
+        let replaced = runners.get(&job_id).is_some_and(|(current, _)| *current != generation);
+        if replaced {
+            return;
+        }
+        runners.remove(&job_id);
+        drop(runners);
+        if let Some(executor) = self.executor.get() {
+            executor.release(job_id);
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use cairn_be::routine_load::{RoutineLoadTask, RoutineLoadTaskError};
-use cairn_kafka::{BatchLimits, KafkaError, OFFSET_BEGINNING, OFFSET_END};
+use cairn_kafka::{BatchLimits, KafkaError, KafkaSource, MetadataClient, OFFSET_BEGINNING, OFFSET_END};
 use cairn_load::LoadTarget;
 
 use super::job::{RoutineLoadJob, RoutineLoadState};
@@ -28,6 +28,9 @@ const FIRST_PROBE_DELAY: Duration = Duration::from_secs(2);
 const MAX_PROBE_DELAY: Duration = Duration::from_secs(30);
 /// Rounds in a row whose batches all failed to load before the job pauses.
 const FAILED_ROUNDS_BEFORE_PAUSE: u32 = 3;
+/// How long a batch's first message waits for more. Under a steady stream this bounds the time
+/// from produce to visible; shorter means more, smaller transactions (compaction merges them).
+const BATCH_LINGER: Duration = Duration::from_millis(100);
 /// StarRocks caps a job's concurrent tasks.
 const MAX_TASKS_PER_JOB: u64 = 5;
 
@@ -48,6 +51,7 @@ enum RoundError {
 pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop: watch::Receiver<bool>) {
     let mut probe_delay = FIRST_PROBE_DELAY;
     let mut failed_rounds = 0u32;
+    let mut metadata: Option<Arc<MetadataClient>> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -63,7 +67,11 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
                     break;
                 }
                 probe_delay = (probe_delay * 2).min(MAX_PROBE_DELAY);
-                match kafka_source(&job.kafka).partitions(METADATA_TIMEOUT).await {
+                let probe = match metadata_client(&mut metadata, kafka_source(&job.kafka)).await {
+                    Ok(client) => client.partitions(METADATA_TIMEOUT).await,
+                    Err(error) => Err(error),
+                };
+                match probe {
                     Ok(_) => {
                         info!(job = %job.name, "Kafka answers again; resuming the routine load job");
                         if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::NeedSchedule, String::new(), false) {
@@ -85,7 +93,7 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
             }
             RoutineLoadState::Running => {}
         }
-        let result = run_round(&frontend, &job, &stop).await;
+        let result = run_round(&frontend, &job, &mut metadata, &stop).await;
         if *stop.borrow() {
             break;
         }
@@ -148,6 +156,20 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
     frontend.routine_loads.runner_ended(job_id, generation);
 }
 
+/// The scheduler's metadata client for the job's source, connected again when the source
+/// changed (an ALTER of `property.*`).
+async fn metadata_client(
+    cached: &mut Option<Arc<MetadataClient>>,
+    source: KafkaSource,
+) -> Result<Arc<MetadataClient>, KafkaError> {
+    if let Some(client) = cached.as_ref().filter(|client| *client.source() == source) {
+        return Ok(Arc::clone(client));
+    }
+    let client = MetadataClient::connect(&source).await?;
+    *cached = Some(Arc::clone(&client));
+    Ok(client)
+}
+
 /// Sleeps, or returns true early when the job is told to stop.
 async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {
     tokio::select! {
@@ -156,7 +178,12 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool
     }
 }
 
-async fn run_round(frontend: &Arc<Frontend>, job: &RoutineLoadJob, stop: &watch::Receiver<bool>) -> Result<(), RoundError> {
+async fn run_round(
+    frontend: &Arc<Frontend>,
+    job: &RoutineLoadJob,
+    metadata: &mut Option<Arc<MetadataClient>>,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), RoundError> {
     let Some(executor) = frontend.routine_loads.executor() else {
         return Err(RoundError::Load("no backend runs routine load tasks".to_string()));
     };
@@ -174,11 +201,12 @@ async fn run_round(frontend: &Arc<Frontend>, job: &RoutineLoadJob, stop: &watch:
         return Err(RoundError::TableGone(format!("table '{}' was dropped", job.table)));
     }
     let source = kafka_source(&job.kafka);
+    let client = metadata_client(metadata, source.clone()).await.map_err(RoundError::Source)?;
     let partitions = match &job.kafka.partitions {
         Some(partitions) => partitions.clone(),
-        None => source.partitions(METADATA_TIMEOUT).await.map_err(RoundError::Source)?,
+        None => client.partitions(METADATA_TIMEOUT).await.map_err(RoundError::Source)?,
     };
-    let watermarks = source
+    let watermarks = client
         .watermarks(&partitions, METADATA_TIMEOUT)
         .await
         .map_err(RoundError::Source)?;
@@ -249,6 +277,7 @@ async fn run_round(frontend: &Arc<Frontend>, job: &RoutineLoadJob, stop: &watch:
         max_rows: job.max_batch_rows(),
         max_bytes: job.max_batch_size(),
         max_interval: job.batch_consume_time(),
+        max_linger: BATCH_LINGER.min(job.batch_consume_time()),
     };
     let load_parameters = job.load_parameters();
     let mut tasks = Vec::new();
