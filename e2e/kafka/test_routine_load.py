@@ -399,7 +399,29 @@ def test_stop_ends_the_job_for_good_and_frees_its_name(kafka_broker, sql, databa
     assert [str(r["Id"]) for r in stopped] == [first.id]
 
 
+def test_a_message_that_is_no_json_document_is_one_error_row(kafka_broker, sql, new_topic):
+    """One broken message must not fail the documents around it, and an empty one is no row."""
+    topic = new_topic(1)
+    sql.execute(
+        "CREATE TABLE points (id INT NOT NULL, score BIGINT) "
+        'DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")'
+    )
+    kafka_broker.produce(topic, ['{"id": 1, "score": 10}', "{broken", "", '{"id": 2, "score": 20}'], partition=0)
+    job = RoutineLoadJob.create(
+        sql, "json_job", "points", kafka_source(kafka_broker.bootstrap, topic),
+        properties={"format": "json", "max_error_number": "2"},
+    )
+    job.wait_for_count("points", 2)
+    assert sql.rows("SELECT id, score FROM points ORDER BY id") == [(1, 10), (2, 20)]
+    row = job.wait_for_row(lambda row: row["Progress"] == {"0": "3"}, "progress past the last message")
+    assert row["State"] == "RUNNING", job.describe()
+    assert row["Statistic"]["errorRows"] == 1, row["Statistic"]
+    logs = fetch_error_logs(row)
+    assert any("offset 1 is not a JSON document" in text and "{broken" in text for text in logs), logs
+
+
 def test_bad_messages_pause_the_job_and_are_logged(kafka_broker, sql, new_topic):
+    """Bad rows count against max_error_number; past it the job pauses with the rows logged."""
     topic = new_topic(1)
     sql.execute(
         "CREATE TABLE points (id INT NOT NULL, score BIGINT) "
@@ -411,22 +433,24 @@ def test_bad_messages_pause_the_job_and_are_logged(kafka_broker, sql, new_topic)
         sql, "strict_job", "points", kafka_source(kafka_broker.bootstrap, topic), properties={"strict_mode": "true"}
     )
 
-    # max_error_number defaults to 0: one bad row pauses the job, and its batch is not committed.
+    # max_error_number defaults to 0. As in StarRocks, the batch commits without its bad row,
+    # then the job pauses for the user to look at the error log.
     row = job.wait_for_state("PAUSED")
     assert "errCode = 102" in row["ReasonOfStateChanged"], row["ReasonOfStateChanged"]
-    assert sql.count("points") == 0, "the good row of the failed batch must not be loaded"
-    assert row["Statistic"]["loadedRows"] == 0 and row["Statistic"]["committedTaskNum"] == 0, row["Statistic"]
-    assert row["Progress"]["0"] in ("OFFSET_BEGINNING", "OFFSET_ZERO"), row["Progress"]
+    assert "current error rows: 1 is more than max error num: 0" in row["ReasonOfStateChanged"], row
+    assert sql.rows("SELECT id, score FROM points ORDER BY id") == [(1, 10)]
+    statistic = row["Statistic"]
+    assert statistic["loadedRows"] == 1 and statistic["errorRows"] == 1 and statistic["committedTaskNum"] == 1, statistic
+    assert row["Progress"] == {"0": "1"}, row["Progress"]
     logs = fetch_error_logs(row)
     assert logs, f"no ErrorLogUrls: {row}"
     rejected = [line for text in logs for line in text.splitlines() if "2,20,extra" in line]
     assert rejected and "Expect 2, but got 3" in rejected[0], logs
     assert not any(line.rstrip().endswith(": 1,10") for text in logs for line in text.splitlines()), logs
 
-    # Allow some errors; the job continues from the failed batch and loads its good row.
+    # Allow some errors, and resume after the bad batch: nothing of it loads twice.
     job.alter('PROPERTIES ("max_error_number" = "5")')
     job.resume()
-    job.wait_for_count("points", 1)
     job.wait_for_state("RUNNING")
 
     # A non-numeric id (strict mode) and a row with too few columns among good rows.
@@ -441,6 +465,7 @@ def test_bad_messages_pause_the_job_and_are_logged(kafka_broker, sql, new_topic)
     assert statistic["errorRows"] == 3, statistic
     assert statistic["loadedRows"] == 7, statistic
     assert statistic["totalRows"] == 10, statistic
+    assert row["OffsetLag"] == {"0": "0"}, row["OffsetLag"]
     logs = fetch_error_logs(row)
     assert any("abc,40" in text for text in logs), logs
     assert any("Expect 2, but got 1" in text for text in logs), logs

@@ -9,6 +9,7 @@ use tracing::warn;
 
 use cairn_load::RowError;
 
+/// How long error logs are kept, as StarRocks' `load_error_log_reserve_hours` default.
 const ERROR_LOG_RETENTION: Duration = Duration::from_secs(48 * 3600);
 
 pub struct ErrorLogStore {

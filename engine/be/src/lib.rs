@@ -2,8 +2,8 @@
 //! backend only through the [`BackendService`] trait: writes of a transaction, publish and
 //! abort, and tablet scans at a version. [`LocalBackend`] implements it over local tablet
 //! storage; `cairn allin1` wires one into the FE in-process, and a multi-node cluster will put
-//! an RPC client behind the same trait. Its HTTP port runs Stream Load ([`stream_load`]); it runs the Kafka batches of Routine Load
-//! ([`routine_load`]).
+//! an RPC client behind the same trait. Its HTTP port runs Stream Load ([`stream_load`]), and
+//! it runs the Kafka batches of Routine Load ([`routine_load`]).
 
 pub mod error_log;
 pub mod http;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tracing::warn;
 
-use cairn_kafka::{BatchLimits, BatchReader, KafkaError, KafkaSource};
+use cairn_kafka::{BatchLimits, BatchReader, KafkaError, KafkaMessage, KafkaSource};
 use cairn_load::{BeginLoad, CommitRequest, LoadError, LoadFormat, LoadOptions, LoadPlan, LoadTarget, RoutineLoadCommit, RowError};
 
 use crate::error_log::ErrorLogStore;
@@ -35,8 +35,8 @@ pub struct RoutineLoadTask {
     pub limits: BatchLimits,
     /// The longest converting the batch may take.
     pub timeout: Duration,
-    /// Error rows this batch may have before the job's `max_error_number` is exceeded.
-    pub error_budget: u64,
+    /// The job definition the batch was planned with; an ALTER meanwhile refuses its commit.
+    pub definition_version: u64,
 }
 
 /// What a task did. A task that read nothing has no transaction.
@@ -55,13 +55,6 @@ pub enum RoutineLoadTaskError {
     Kafka(#[from] KafkaError),
     #[error("{0}")]
     Load(#[from] LoadError),
-    /// The FE words the job's pause from the error window it keeps.
-    #[error("the batch has {error_rows} error rows, more than the {error_budget} that max_error_number still allows")]
-    TooManyErrors {
-        error_rows: u64,
-        error_budget: u64,
-        error_url: Option<String>,
-    },
 }
 
 pub struct RoutineLoadExecutor {
@@ -120,18 +113,7 @@ impl RoutineLoadExecutor {
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_str())),
         )?;
-        // Each message is one CSV row or one JSON document (or array of them).
-        let delimiter = match options.format {
-            LoadFormat::Csv => options.csv.row_delimiter.clone(),
-            LoadFormat::Json => b"\n".to_vec(),
-        };
-        let mut body = Vec::with_capacity(batch.bytes as usize + batch.messages.len() * delimiter.len());
-        for message in &batch.messages {
-            body.extend_from_slice(&message.payload);
-            if !message.payload.ends_with(&delimiter) {
-                body.extend_from_slice(&delimiter);
-            }
-        }
+        let (body, rejected) = batch_body(&batch.messages, &options);
         let partitions = options.partitions.clone();
         let max_filter_ratio = options.max_filter_ratio;
 
@@ -170,32 +152,28 @@ impl RoutineLoadExecutor {
                 return Err(error.into());
             }
         };
-        let mut errors: Vec<RowError> = prepared.errors;
-        if errors.len() as u64 > task.error_budget {
-            let error_url = self.error_logs.write(&transaction.label, transaction.transaction_id, &errors);
-            target.abort(&transaction, "too many error rows").await;
-            return Err(RoutineLoadTaskError::TooManyErrors {
-                error_rows: errors.len() as u64,
-                error_budget: task.error_budget,
-                error_url,
-            });
-        }
+        // Messages that were not even one document are error rows too; they count against
+        // max_error_number like rows that fail to convert.
+        let total_rows = prepared.total_rows + rejected.len() as u64;
+        let mut errors: Vec<RowError> = rejected;
+        errors.extend(prepared.errors);
         let loaded_rows = prepared.rows.iter().map(|rows| rows.row_numbers.len() as u64).sum();
         let routine_load = RoutineLoadCommit {
             job_id: task.job_id,
             begin_offsets: task.offsets.clone(),
             end_offsets: batch.next_offsets.clone(),
             received_bytes: batch.bytes,
-            total_rows: prepared.total_rows,
+            total_rows,
             loaded_rows,
             error_rows: errors.len() as u64,
             unselected_rows: prepared.unselected_rows,
             execute_time_ms: started.elapsed().as_millis() as u64,
+            definition_version: task.definition_version,
         };
         let request = CommitRequest {
             rows: prepared.rows,
             partitions,
-            total_rows: prepared.total_rows,
+            total_rows,
             filtered_rows: errors.len() as u64,
             max_filter_ratio,
             routine_load: Some(routine_load.clone()),
@@ -228,5 +206,67 @@ impl RoutineLoadExecutor {
                 Err(error.into())
             }
         }
+    }
+}
+
+/// The body the load plan reads: each message one CSV row (or several) or one JSON document
+/// (or array), each ended by the row delimiter. Empty messages (tombstones) carry no row and
+/// are skipped. A JSON message that is not a document is set aside as an error row, so one
+/// bad message does not fail the documents around it.
+fn batch_body(messages: &[KafkaMessage], options: &LoadOptions) -> (Vec<u8>, Vec<RowError>) {
+    let delimiter: &[u8] = match options.format {
+        LoadFormat::Csv => &options.csv.row_delimiter,
+        LoadFormat::Json => b"\n",
+    };
+    let size: usize = messages.iter().map(|message| message.payload.len() + delimiter.len()).sum();
+    let mut body = Vec::with_capacity(size);
+    let mut rejected = Vec::new();
+    for message in messages.iter().filter(|message| !message.payload.is_empty()) {
+        if options.format == LoadFormat::Json {
+            if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&message.payload) {
+                rejected.push(RowError {
+                    row_number: 0,
+                    reason: format!(
+                        "the message at partition {} offset {} is not a JSON document: {error}",
+                        message.partition, message.offset
+                    ),
+                    row: String::from_utf8_lossy(&message.payload).chars().take(1024).collect(),
+                });
+                continue;
+            }
+        }
+        body.extend_from_slice(&message.payload);
+        if !message.payload.ends_with(delimiter) {
+            body.extend_from_slice(delimiter);
+        }
+    }
+    (body, rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(offset: i64, payload: &str) -> KafkaMessage {
+        KafkaMessage {
+            partition: 0,
+            offset,
+            payload: payload.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn body_skips_empty_messages_and_sets_bad_json_aside() {
+        let json = LoadOptions::from_parameters([("format", "json")]).expect("options");
+        let messages = [message(0, r#"{"a":1}"#), message(1, ""), message(2, "{broken"), message(3, r#"[{"a":2}]"#)];
+        let (body, rejected) = batch_body(&messages, &json);
+        assert_eq!(body, b"{\"a\":1}\n[{\"a\":2}]\n");
+        assert_eq!(rejected.len(), 1);
+        assert!(rejected[0].reason.contains("partition 0 offset 2 is not a JSON document"), "{}", rejected[0].reason);
+
+        let csv = LoadOptions::from_parameters([("row_delimiter", "|")]).expect("options");
+        let (body, rejected) = batch_body(&[message(0, "1,a"), message(1, "2,b|")], &csv);
+        assert_eq!(body, b"1,a|2,b|");
+        assert!(rejected.is_empty());
     }
 }

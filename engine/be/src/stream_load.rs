@@ -22,8 +22,6 @@ use tracing::{info, warn};
 use crate::error_log::ErrorLogStore;
 use cairn_load::{BeginLoad, CommitRequest, LoadError, LoadOptions, LoadPlan, LoadRecord, LoadTarget, LoadTransaction, RowError};
 
-/// How long error logs are kept, as StarRocks' `load_error_log_reserve_hours` default.
-
 #[derive(Debug, Clone)]
 pub struct StreamLoadConfig {
     /// The host clients reach this BE at, for the ErrorURL.

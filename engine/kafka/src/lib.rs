@@ -41,7 +41,8 @@ impl KafkaError {
     /// Whether waiting may fix it: an unreachable broker comes back, a missing topic may be
     /// created; a configuration error needs the user.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, KafkaError::Configuration(_))
+        // A partition named in kafka_partitions that the topic lacks needs an ALTER.
+        !matches!(self, KafkaError::Configuration(_) | KafkaError::UnknownPartition { .. })
     }
 }
 
@@ -193,6 +194,8 @@ pub struct BatchLimits {
     /// The longest the first message of a batch waits for more. Under a steady stream the
     /// partitions' ends are never reached, so this is what bounds freshness.
     pub max_linger: Duration,
+    /// How long a batch whose partitions are all at their end waits for a first message.
+    pub max_idle: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -269,6 +272,9 @@ impl BatchReader {
         }
         let mut batch = Batch::default();
         let mut deadline = Instant::now() + limits.max_interval;
+        if !self.caught_up.is_empty() && self.caught_up.values().all(|done| *done) {
+            deadline = deadline.min(Instant::now() + limits.max_idle);
+        }
         let mut failure: Option<KafkaError> = None;
         loop {
             if *stop.borrow() {
@@ -317,8 +323,13 @@ impl BatchReader {
                 }
                 Err(RdKafkaError::PartitionEOF(partition)) => {
                     self.caught_up.insert(partition, true);
-                    if !batch.messages.is_empty() && self.caught_up.values().all(|done| *done) {
-                        break;
+                    if self.caught_up.values().all(|done| *done) {
+                        if !batch.messages.is_empty() {
+                            break;
+                        }
+                        // Idle: wait a little for new messages, but do not hold the job's
+                        // other tasks (which may have data) for the whole interval.
+                        deadline = deadline.min(Instant::now() + limits.max_idle);
                     }
                 }
                 Err(error) => {

@@ -58,8 +58,8 @@ pub struct CommitRequest {
 }
 
 /// What a Routine Load batch consumed. The commit is refused unless the job is still running
-/// and its offsets are still at `begin_offsets`, so two tasks can never both commit the same
-/// messages, and a batch of a paused or altered job never lands.
+/// with the same definition and its offsets are still at `begin_offsets`, so two tasks can
+/// never both commit the same messages, and a batch of a paused or altered job never lands.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoutineLoadCommit {
     pub job_id: u64,
@@ -75,6 +75,9 @@ pub struct RoutineLoadCommit {
     pub error_rows: u64,
     pub unselected_rows: u64,
     pub execute_time_ms: u64,
+    /// The job definition the batch was read and converted with.
+    #[serde(default)]
+    pub definition_version: u64,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -236,6 +236,11 @@ impl StatementParser<'_> {
     /// `PROPERTIES ("key" = "value", ...)`; keys are lower-cased, values kept as written.
     pub(crate) fn parse_properties(&mut self) -> Result<BTreeMap<String, String>, ParseError> {
         self.expect_word("PROPERTIES")?;
+        self.parse_property_list()
+    }
+
+    /// `("key" = "value", ...)`, also the body of Routine Load's `FROM KAFKA (...)`.
+    pub(crate) fn parse_property_list(&mut self) -> Result<BTreeMap<String, String>, ParseError> {
         self.expect_token(&Token::LParen)?;
         let mut properties = BTreeMap::new();
         if self.consume(&Token::RParen) {

@@ -169,23 +169,7 @@ impl StatementParser<'_> {
         if !required && !self.peek_token_is(&Token::LParen) {
             return Ok((source, BTreeMap::new()));
         }
-        self.expect_token(&Token::LParen)?;
-        let mut properties = BTreeMap::new();
-        if !self.consume(&Token::RParen) {
-            loop {
-                let key_location = self.location();
-                let key = self.parse_string("a property name in quotes")?.to_ascii_lowercase();
-                self.expect_token(&Token::Eq)?;
-                let value = self.parse_string("a property value in quotes")?;
-                if properties.insert(key.clone(), value).is_some() {
-                    return Err(self.error_at(key_location, format!("Duplicate property '{key}'")));
-                }
-                if !self.consume(&Token::Comma) {
-                    break;
-                }
-            }
-            self.expect_token(&Token::RParen)?;
-        }
+        let properties = self.parse_property_list()?;
         Ok((source, properties))
     }
 }

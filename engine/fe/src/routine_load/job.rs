@@ -106,6 +106,9 @@ pub struct RoutineLoadJob {
     #[serde(with = "cairn_common::offset_map")]
     pub progress: BTreeMap<i32, i64>,
     pub statistics: RoutineLoadStatistics,
+    /// Raised by every ALTER, so a batch planned with the old definition can not commit.
+    #[serde(default)]
+    pub definition_version: u64,
 }
 
 /// Defaults of the job properties, as in StarRocks.
@@ -217,6 +220,12 @@ impl RoutineLoadJob {
                 "routine load job '{}' is {} now; the batch is not committed",
                 self.name,
                 self.state.name()
+            ));
+        }
+        if commit.definition_version != self.definition_version {
+            return Err(format!(
+                "routine load job '{}' was altered while the batch ran; the batch is not committed",
+                self.name
             ));
         }
         for (partition, begin) in &commit.begin_offsets {

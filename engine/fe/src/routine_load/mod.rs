@@ -178,6 +178,15 @@ fn check_job_properties(properties: &BTreeMap<String, String>) -> Result<(), FeE
             "task_consume_second" | "task_timeout_second" => {
                 parse_integer(name, value, 1..=86_400)?;
             }
+            "max_filter_ratio" => {
+                let ratio: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad_property(format!("max_filter_ratio should be a number from 0 to 1, not '{value}'")))?;
+                if !(0.0..=1.0).contains(&ratio) {
+                    return Err(bad_property(format!("max_filter_ratio should be a number from 0 to 1, not '{value}'")));
+                }
+            }
             known if JOB_PROPERTIES.contains(&known) => {}
             unknown => {
                 return Err(bad_property(format!(
@@ -271,6 +280,31 @@ fn apply_source_properties(
     if creating && (kafka.broker_list.is_empty() || kafka.topic.is_empty()) {
         return Err(bad_property("kafka_broker_list and kafka_topic are required"));
     }
+    if !creating {
+        // As in StarRocks, ALTER moves the offsets of partitions the job already consumes; it
+        // neither adds partitions nor drops the others.
+        if let Some(listed) = &partitions {
+            let known: Vec<i32> = match &kafka.partitions {
+                Some(partitions) => partitions.clone(),
+                None => progress.keys().copied().collect(),
+            };
+            if let Some(unknown) = listed.iter().find(|partition| !known.contains(partition)) {
+                return Err(bad_property(format!(
+                    "kafka partition {unknown} is not consumed by this job; ALTER can only move the offsets of its partitions"
+                )));
+            }
+            let Some(offsets) = offsets else {
+                return Err(bad_property("ALTER with kafka_partitions needs kafka_offsets"));
+            };
+            if listed.len() != offsets.len() {
+                return Err(bad_property("kafka_offsets must give one offset per partition of kafka_partitions"));
+            }
+            progress.extend(listed.iter().copied().zip(offsets));
+        } else if offsets.is_some() {
+            return Err(bad_property("kafka_offsets needs kafka_partitions"));
+        }
+        return Ok(());
+    }
     match (partitions, offsets) {
         (Some(partitions), Some(offsets)) => {
             if partitions.len() != offsets.len() {
@@ -289,16 +323,7 @@ fn apply_source_properties(
             }
             kafka.partitions = Some(partitions);
         }
-        (None, Some(offsets)) => {
-            // ALTER may set offsets of the partitions the job already has.
-            let Some(partitions) = kafka.partitions.clone().filter(|_| !creating) else {
-                return Err(bad_property("kafka_offsets needs kafka_partitions"));
-            };
-            if partitions.len() != offsets.len() {
-                return Err(bad_property("kafka_offsets must give one offset per partition of kafka_partitions"));
-            }
-            progress.extend(partitions.into_iter().zip(offsets));
-        }
+        (None, Some(_)) => return Err(bad_property("kafka_offsets needs kafka_partitions")),
         (None, None) => {}
     }
     if let Some(partitions) = &kafka.partitions {
@@ -331,6 +356,14 @@ fn merge_description(description: &mut LoadDescription, changes: RoutineLoadDesc
     if !changes.partitions.is_empty() {
         description.partitions = changes.partitions;
     }
+}
+
+fn not_in_state_for(job: &RoutineLoadJob, action: &str) -> FeError {
+    FeError::analysis(format!(
+        "routine load job [{}] is {} and can not be {action}",
+        job.name,
+        job.state.name()
+    ))
 }
 
 /// The name a job is found by: unique among a database's jobs that are not stopped.
@@ -475,6 +508,7 @@ impl Frontend {
             kafka,
             progress,
             statistics: RoutineLoadStatistics::default(),
+            definition_version: 0,
         };
         self.check_load_plan(database, &job)?;
         self.metadata.log_checked(JournalEntry::CreateRoutineLoad { job }, |catalog| {
@@ -505,21 +539,21 @@ impl Frontend {
                 job.state.name()
             )));
         }
-        check_job_properties(&properties)?;
         if properties.contains_key("format") {
             return Err(bad_property("format of a routine load job can not be changed"));
         }
+        // The job as read is what the new definition is made from; the journal takes it only
+        // if nothing (a RESUME and a batch, say) changed the job since.
+        let original = job.clone();
         job.properties.extend(properties);
+        check_job_properties(&job.properties)?;
         merge_description(&mut job.description, description);
         apply_source_properties(&mut job.kafka, &mut job.progress, &source_properties, false)?;
+        job.definition_version += 1;
         self.check_load_plan(database, &job)?;
         let job_id = job.id;
-        let progress_before = self.metadata.read().routine_load_jobs.get(&job_id).map(|job| job.progress.clone());
         self.metadata.log_checked(JournalEntry::AlterRoutineLoad { job }, |catalog| {
-            let current = catalog.routine_load_jobs.get(&job_id);
-            if current.map(|job| job.state) != Some(RoutineLoadState::Paused)
-                || current.map(|job| job.progress.clone()) != progress_before
-            {
+            if catalog.routine_load_jobs.get(&job_id) != Some(&original) {
                 return Err(FeError::analysis(format!("routine load job [{name}] changed meanwhile; try again")));
             }
             Ok(())
@@ -533,11 +567,7 @@ impl Frontend {
                 RoutineLoadState::Paused if !job.auto_resume => continue,
                 state if state.is_final() => {
                     if name.is_some() {
-                        return Err(FeError::analysis(format!(
-                            "routine load job [{}] is {} and can not be paused",
-                            job.name,
-                            state.name()
-                        )));
+                        return Err(not_in_state_for(&job, "paused"));
                     }
                     continue;
                 }
@@ -545,6 +575,7 @@ impl Frontend {
             }
             self.change_routine_load_state(
                 job.id,
+                |_| true,
                 RoutineLoadState::Paused,
                 format!("ErrorReason{{errCode = 100, msg='User {user} pauses routine load job'}}"),
                 false,
@@ -559,18 +590,25 @@ impl Frontend {
             match job.state {
                 RoutineLoadState::Paused => {}
                 RoutineLoadState::Running | RoutineLoadState::NeedSchedule => continue,
-                state => {
+                _ => {
                     if name.is_some() {
-                        return Err(FeError::analysis(format!(
-                            "routine load job [{}] is {} and can not be resumed",
-                            job.name,
-                            state.name()
-                        )));
+                        return Err(not_in_state_for(&job, "resumed"));
                     }
                     continue;
                 }
             }
-            self.change_routine_load_state(job.id, RoutineLoadState::NeedSchedule, String::new(), false)?;
+            self.change_routine_load_state(
+                job.id,
+                |job| job.state == RoutineLoadState::Paused,
+                RoutineLoadState::NeedSchedule,
+                String::new(),
+                false,
+            )?;
+            // The user looked at the errors: the max_error_number window starts again.
+            self.routine_loads.update_runtime(job.id, |runtime| {
+                runtime.window_rows = 0;
+                runtime.window_error_rows = 0;
+            });
             self.spawn_routine_load(job.id);
         }
         Ok(())
@@ -583,6 +621,7 @@ impl Frontend {
         }
         self.change_routine_load_state(
             job.id,
+            |_| true,
             RoutineLoadState::Stopped,
             format!("ErrorReason{{errCode = 100, msg='User {user} stops routine load job'}}"),
             false,
@@ -608,10 +647,13 @@ impl Frontend {
         }
     }
 
-    /// Journals a state change. A stopped or cancelled job never changes again.
+    /// Journals a state change if the job is still as `from` expects, so a PAUSE can not be
+    /// overwritten by a scheduler that read the job just before it (and the other way round).
+    /// A stopped or cancelled job never changes again.
     pub(crate) fn change_routine_load_state(
         &self,
         job_id: u64,
+        from: impl FnOnce(&RoutineLoadJob) -> bool,
         state: RoutineLoadState,
         reason: String,
         auto_resume: bool,
@@ -624,10 +666,11 @@ impl Frontend {
             time: now_millis(),
         };
         self.metadata.log_checked(entry, |catalog| match catalog.routine_load_jobs.get(&job_id) {
-            Some(job) if job.state.is_final() => Err(FeError::analysis(format!(
-                "routine load job [{}] is already {}",
+            Some(job) if job.state.is_final() || !from(job) => Err(FeError::analysis(format!(
+                "routine load job [{}] is {} now and can not become {}",
                 job.name,
-                job.state.name()
+                job.state.name(),
+                state.name()
             ))),
             Some(_) => Ok(()),
             None => Err(FeError::internal(format!("routine load job {job_id} does not exist"))),
@@ -708,6 +751,29 @@ mod tests {
         assert!(error.to_string().contains("max_batch_rows should be between 200000"), "{error}");
         let error = check_job_properties(&properties(&[("desired_concurrency", "2")])).expect_err("unknown");
         assert!(error.to_string().contains("Unknown routine load property 'desired_concurrency'"), "{error}");
+    }
+
+    #[test]
+    fn alter_moves_offsets_of_partitions_the_job_has_and_nothing_else() {
+        let mut kafka = definition();
+        let mut progress = BTreeMap::from([(0, 5), (1, 7)]);
+        apply_source_properties(
+            &mut kafka,
+            &mut progress,
+            &properties(&[("kafka_partitions", "1"), ("kafka_offsets", "2")]),
+            false,
+        )
+        .expect("valid");
+        assert_eq!(progress, BTreeMap::from([(0, 5), (1, 2)]));
+        assert_eq!(kafka.partitions, None, "the job still follows every partition");
+        let error = apply_source_properties(
+            &mut kafka,
+            &mut progress,
+            &properties(&[("kafka_partitions", "4"), ("kafka_offsets", "0")]),
+            false,
+        )
+        .expect_err("not a partition of the job");
+        assert!(error.to_string().contains("kafka partition 4 is not consumed by this job"), "{error}");
     }
 
     #[test]

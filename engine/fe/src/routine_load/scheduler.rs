@@ -31,14 +31,18 @@ const FAILED_ROUNDS_BEFORE_PAUSE: u32 = 3;
 /// How long a batch's first message waits for more. Under a steady stream this bounds the time
 /// from produce to visible; shorter means more, smaller transactions (compaction merges them).
 const BATCH_LINGER: Duration = Duration::from_millis(100);
+/// How long a batch with nothing to read waits for a first message. Short, so one idle task
+/// does not hold a round (and the busy tasks in it) for the whole batch interval.
+const BATCH_IDLE_WAIT: Duration = Duration::from_millis(500);
 /// StarRocks caps a job's concurrent tasks.
 const MAX_TASKS_PER_JOB: u64 = 5;
 
-/// Why a round ended without loading.
+/// Why a round ended without loading, or why the job must pause after it.
 enum RoundError {
     /// Kafka failed; `transient` errors resume by themselves.
     Source(KafkaError),
     TableGone(String),
+    /// The batches loaded, but the error rows of the window passed `max_error_number`.
     TooManyErrors { reason: String },
     /// Batches failed to load (a schema change, a commit refused); retried.
     Load(String),
@@ -74,7 +78,8 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
                 match probe {
                     Ok(_) => {
                         info!(job = %job.name, "Kafka answers again; resuming the routine load job");
-                        if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::NeedSchedule, String::new(), false) {
+                        let still_waiting = |job: &RoutineLoadJob| job.state == RoutineLoadState::Paused && job.auto_resume;
+                        if let Err(error) = frontend.change_routine_load_state(job_id, still_waiting, RoutineLoadState::NeedSchedule, String::new(), false) {
                             warn!(job = %job.name, %error, "failed to resume the routine load job");
                         }
                     }
@@ -85,9 +90,10 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
                 continue;
             }
             RoutineLoadState::NeedSchedule => {
-                if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::Running, String::new(), false) {
-                    warn!(job = %job.name, %error, "failed to start the routine load job");
-                    break;
+                let waiting = |job: &RoutineLoadJob| job.state == RoutineLoadState::NeedSchedule;
+                if let Err(error) = frontend.change_routine_load_state(job_id, waiting, RoutineLoadState::Running, String::new(), false) {
+                    // Paused or stopped meanwhile: the next turn of the loop sees it.
+                    info!(job = %job.name, %error, "routine load job did not start");
                 }
                 continue;
             }
@@ -99,7 +105,8 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
         }
         let pause = |reason: String, auto_resume: bool| {
             warn!(job = %job.name, %reason, "pausing the routine load job");
-            if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::Paused, reason, auto_resume) {
+            let running = |job: &RoutineLoadJob| job.state == RoutineLoadState::Running;
+            if let Err(error) = frontend.change_routine_load_state(job_id, running, RoutineLoadState::Paused, reason, auto_resume) {
                 warn!(job = %job.name, %error, "failed to pause the routine load job");
             }
         };
@@ -109,6 +116,20 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
                 probe_delay = FIRST_PROBE_DELAY;
             }
             Err(RoundError::Source(error)) => {
+                // A consumer reports a dropped connection that librdkafka then re-opens by
+                // itself; pause only when Kafka does not answer a metadata request either.
+                let confirmed = match metadata_client(&mut metadata, kafka_source(&job.kafka)).await {
+                    Ok(client) => client.partitions(METADATA_TIMEOUT).await.err(),
+                    Err(error) => Some(error),
+                };
+                let error = match (error.is_transient(), confirmed) {
+                    (true, None) => {
+                        frontend.routine_loads.update_runtime(job_id, |runtime| runtime.other_message = error.to_string());
+                        continue;
+                    }
+                    (true, Some(confirmed)) => confirmed,
+                    (false, _) => error,
+                };
                 let transient = error.is_transient();
                 let advice = if transient {
                     "; the job resumes by itself when Kafka answers"
@@ -124,7 +145,7 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
             Err(RoundError::TableGone(message)) => {
                 warn!(job = %job.name, %message, "cancelling the routine load job");
                 let reason = format!("ErrorReason{{errCode = 103, msg='{message}'}}");
-                if let Err(error) = frontend.change_routine_load_state(job_id, RoutineLoadState::Cancelled, reason, false) {
+                if let Err(error) = frontend.change_routine_load_state(job_id, |_| true, RoutineLoadState::Cancelled, reason, false) {
                     warn!(job = %job.name, %error, "failed to cancel the routine load job");
                 }
             }
@@ -271,13 +292,12 @@ async fn run_round(
             assignments[index % task_count].insert(*partition, *offset);
         }
     }
-    let runtime = frontend.routine_loads.runtime(job.id);
-    let error_budget = job.max_error_number().saturating_sub(runtime.window_error_rows);
     let limits = BatchLimits {
         max_rows: job.max_batch_rows(),
         max_bytes: job.max_batch_size(),
         max_interval: job.batch_consume_time(),
         max_linger: BATCH_LINGER.min(job.batch_consume_time()),
+        max_idle: BATCH_IDLE_WAIT.min(job.batch_consume_time()),
     };
     let load_parameters = job.load_parameters();
     let mut tasks = Vec::new();
@@ -304,7 +324,7 @@ async fn run_round(
             offsets,
             limits,
             timeout: job.task_timeout(),
-            error_budget,
+            definition_version: job.definition_version,
         });
     }
     frontend.routine_loads.update_runtime(job.id, |runtime| runtime.tasks = infos);
@@ -317,8 +337,10 @@ async fn run_round(
     .await;
     frontend.routine_loads.update_runtime(job.id, |runtime| runtime.tasks.clear());
 
-    let mut first_error = None;
+    let mut source_error = None;
+    let mut load_error = None;
     let mut any_loaded = false;
+    let mut window_errors = None;
     for result in results {
         match result {
             Ok(outcome) => {
@@ -328,46 +350,52 @@ async fn run_round(
                 if let Some(committed) = outcome.committed {
                     any_loaded = true;
                     let window = job.max_batch_rows().saturating_mul(10);
+                    let max_error_number = job.max_error_number();
                     frontend.routine_loads.update_runtime(job.id, |runtime| {
                         runtime.window_rows += committed.total_rows;
                         runtime.window_error_rows += committed.error_rows;
-                        if runtime.window_rows >= window {
+                        // As in StarRocks: the batch is committed without its bad rows, then the
+                        // job pauses for the user to look at them; the window starts again.
+                        if runtime.window_error_rows > max_error_number {
+                            window_errors = Some(runtime.window_error_rows);
+                            runtime.window_rows = 0;
+                            runtime.window_error_rows = 0;
+                        } else if runtime.window_rows >= window {
                             runtime.window_rows = 0;
                             runtime.window_error_rows = 0;
                         }
                     });
                 }
             }
-            Err(RoutineLoadTaskError::TooManyErrors { error_rows, error_url, .. }) => {
-                if let Some(url) = error_url {
-                    frontend.routine_loads.record_error_log(job.id, url);
-                }
-                let window_errors = runtime.window_error_rows + error_rows;
-                first_error.get_or_insert(RoundError::TooManyErrors {
-                    reason: format!(
-                        "current error rows: {window_errors} is more than max error num: {}; the rows are in ErrorLogUrls",
-                        job.max_error_number()
-                    ),
-                });
-            }
             Err(RoutineLoadTaskError::Kafka(error)) => {
-                first_error.get_or_insert(RoundError::Source(error));
+                source_error.get_or_insert(error);
             }
             Err(RoutineLoadTaskError::Load(error)) => {
-                first_error.get_or_insert(RoundError::Load(error.to_string()));
+                load_error.get_or_insert(error.to_string());
             }
         }
     }
-    match first_error {
+    if let Some(error_rows) = window_errors {
+        return Err(RoundError::TooManyErrors {
+            reason: format!(
+                "current error rows: {error_rows} is more than max error num: {}; the rows are in ErrorLogUrls",
+                job.max_error_number()
+            ),
+        });
+    }
+    if let Some(error) = source_error {
+        return Err(RoundError::Source(error));
+    }
+    match load_error {
         // Some batches loaded: the failure of another is retried next round.
-        Some(RoundError::Load(message)) if any_loaded => {
+        Some(message) if any_loaded => {
             frontend.routine_loads.update_runtime(job.id, |runtime| {
                 runtime.other_message = message;
                 runtime.aborted_task_count += 1;
             });
             Ok(())
         }
-        Some(error) => Err(error),
+        Some(message) => Err(RoundError::Load(message)),
         None => Ok(()),
     }
 }
