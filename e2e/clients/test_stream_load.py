@@ -216,6 +216,43 @@ def test_primary_key_table_upserts(cairn, connection, database):
     assert rows(connection, "SELECT k, v FROM kv ORDER BY k") == [(1, "a"), (2, "B"), (3, "c")]
 
 
+def test_partial_update_keeps_the_columns_it_does_not_load(cairn, connection, database, scores):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE players (id INT NOT NULL, name VARCHAR(20), score INT DEFAULT '7', team VARCHAR(10)) "
+            "PRIMARY KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2"
+        )
+    full = b"1\tann\t10\tred\n2\tbob\t20\tblue\n"
+    assert requests_load(cairn, database, "players", full).json()["Status"] == "Success"
+    # Scores of 2 and 3 change; 3 is a new key, so its other columns take their defaults.
+    partial = requests_load(
+        cairn, database, "players", b"2,25\n3,30\n",
+        {"partial_update": "true", "columns": "id, score", "column_separator": ","},
+    ).json()
+    assert partial["Status"] == "Success", partial
+    assert partial["NumberLoadedRows"] == 2, partial
+    assert rows(connection, "SELECT id, name, score, team FROM players ORDER BY id") == [
+        (1, "ann", 10, "red"), (2, "bob", 25, "blue"), (3, None, 30, None)
+    ]
+    # A name for 1 and 3 only; the scores stay, including 3's from the load before.
+    partial = requests_load(
+        cairn, database, "players", b'{"id": 1, "name": "anna"}\n{"id": 3, "name": "cat"}\n',
+        {"partial_update": "true", "columns": "id, name", "format": "json"},
+    ).json()
+    assert partial["Status"] == "Success", partial
+    assert rows(connection, "SELECT id, name, score, team FROM players ORDER BY id") == [
+        (1, "anna", 10, "red"), (2, "bob", 25, "blue"), (3, "cat", 30, None)
+    ]
+    # Without every key column, or on a table without a primary key, the load says why.
+    no_key = requests_load(cairn, database, "players", b"9\n", {"partial_update": "true", "columns": "score"}).json()
+    assert no_key["Status"] == "Fail" and "key column 'id' is missing" in no_key["Message"], no_key
+    duplicate_keys = requests_load(
+        cairn, database, scores, b"1\n", {"partial_update": "true", "columns": "id"}
+    ).json()
+    assert duplicate_keys["Status"] == "Fail" and "needs a PRIMARY KEY table" in duplicate_keys["Message"], duplicate_keys
+    assert rows(connection, "SELECT count(*) FROM players") == [(3,)]
+
+
 def test_chunked_body(cairn, connection, database, scores):
     def chunks():
         for i in range(50):

@@ -399,6 +399,22 @@ def test_stop_ends_the_job_for_good_and_frees_its_name(kafka_broker, sql, databa
     assert [str(r["Id"]) for r in stopped] == [first.id]
 
 
+def test_partial_update_from_kafka_keeps_other_columns(kafka_broker, sql, new_topic):
+    topic = new_topic(1)
+    sql.execute(
+        "CREATE TABLE players (id INT NOT NULL, name VARCHAR(20), score INT) "
+        'PRIMARY KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")'
+    )
+    sql.execute("INSERT INTO players VALUES (1, 'ann', 10), (2, 'bob', 20)")
+    kafka_broker.produce(topic, ["2,25", "3,30"], partition=0)
+    job = RoutineLoadJob.create(
+        sql, "scores_job", "players", kafka_source(kafka_broker.bootstrap, topic),
+        load="COLUMNS (id, score)", properties={"partial_update": "true"},
+    )
+    job.wait_for_count("players", 3)
+    assert sql.rows("SELECT id, name, score FROM players ORDER BY id") == [(1, "ann", 10), (2, "bob", 25), (3, None, 30)]
+
+
 def test_a_message_that_is_no_json_document_is_one_error_row(kafka_broker, sql, new_topic):
     """One broken message must not fail the documents around it, and an empty one is no row."""
     topic = new_topic(1)

@@ -129,23 +129,20 @@ impl RoutineLoadExecutor {
             .await?;
         outcome.transaction_id = Some(transaction.transaction_id);
         let prepared = async {
-            if options.partial_update {
-                return Err(LoadError::InvalidParameter(
-                    "partial_update is not supported yet: load every column of the table".to_string(),
-                ));
-            }
             let plan = LoadPlan::new(options, transaction.columns.clone())?;
+            let partial_update = plan.partial_update_columns(&transaction)?;
             let runtime = tokio::runtime::Handle::current();
             let conversion = tokio::task::spawn_blocking(move || runtime.block_on(plan.prepare(&body)));
-            match tokio::time::timeout(task.timeout, conversion).await {
+            let prepared = match tokio::time::timeout(task.timeout, conversion).await {
                 Err(_) => Err(LoadError::Timeout {
                     seconds: task.timeout.as_secs(),
                 }),
                 Ok(joined) => joined.map_err(|error| LoadError::Internal(format!("the batch's conversion task failed: {error}")))?,
-            }
+            }?;
+            Ok::<_, LoadError>((prepared, partial_update))
         }
         .await;
-        let prepared = match prepared {
+        let (prepared, partial_update) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 target.abort(&transaction, &error.to_string()).await;
@@ -177,6 +174,7 @@ impl RoutineLoadExecutor {
             filtered_rows: errors.len() as u64,
             max_filter_ratio,
             routine_load: Some(routine_load.clone()),
+            partial_update,
         };
         match target.commit(&transaction, request).await {
             Ok(committed) => {

@@ -310,12 +310,8 @@ async fn run_load(
     let plan_started = Instant::now();
     let partitions = options.partitions.clone();
     let max_filter_ratio = options.max_filter_ratio;
-    if options.partial_update {
-        return Err(LoadError::InvalidParameter(
-            "partial_update is not supported yet: load every column of the table".to_string(),
-        ));
-    }
     let plan = LoadPlan::new(options, transaction.columns.clone())?;
+    let partial_update = plan.partial_update_columns(transaction)?;
     response.plan_time_ms = millis(plan_started.elapsed());
 
     let write_started = Instant::now();
@@ -336,6 +332,7 @@ async fn run_load(
         filtered_rows: errors.len() as u64,
         max_filter_ratio,
         routine_load: None,
+        partial_update,
     };
     let result = state.target.commit(transaction, commit).await;
     response.commit_and_publish_time_ms = millis(commit_started.elapsed());

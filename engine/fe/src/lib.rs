@@ -16,6 +16,7 @@ pub mod load;
 pub mod load_target;
 pub mod metadata;
 pub mod metrics;
+pub mod partial_update;
 pub mod partition;
 pub mod process;
 pub mod routine_load;

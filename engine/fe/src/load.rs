@@ -85,6 +85,34 @@ impl Frontend {
         batches: &[RecordBatch],
         overwrite: Overwrite,
     ) -> Result<TransactionOutcome, FeError> {
+        // The caller of an overwrite holds the table lock from its read to this commit.
+        let lock_held = matches!(overwrite, Overwrite::AllPartitions);
+        self.write_and_commit_inner(transaction, database, table, batches, overwrite, lock_held)
+            .await
+    }
+
+    /// [`Frontend::write_and_commit`] for a caller that holds the table's commit lock since it
+    /// read what the rows were made from (a partial update).
+    pub async fn write_and_commit_holding_lock(
+        &self,
+        transaction: &mut Transaction,
+        database: &str,
+        table: Table,
+        batches: &[RecordBatch],
+    ) -> Result<TransactionOutcome, FeError> {
+        self.write_and_commit_inner(transaction, database, table, batches, Overwrite::No, true)
+            .await
+    }
+
+    async fn write_and_commit_inner(
+        &self,
+        transaction: &mut Transaction,
+        database: &str,
+        table: Table,
+        batches: &[RecordBatch],
+        overwrite: Overwrite,
+        lock_held: bool,
+    ) -> Result<TransactionOutcome, FeError> {
         let database_id = transaction.database_id;
         let result = if table.id == transaction.table_id {
             self.write_transaction(transaction, database_id, database, table, batches, &overwrite)
@@ -96,10 +124,7 @@ impl Frontend {
             )))
         };
         let outcome = match result {
-            // The caller of an overwrite holds the table lock from its read to this commit.
-            Ok(()) if matches!(overwrite, Overwrite::AllPartitions) => {
-                self.transactions.commit_locked(transaction).await
-            }
+            Ok(()) if lock_held => self.transactions.commit_locked(transaction).await,
             Ok(()) => self.transactions.commit(transaction).await,
             Err(error) => Err(error),
         };

@@ -101,6 +101,7 @@ impl Frontend {
         }
         let schema = crate::table_provider::tablet_schema(&table).arrow_schema();
         let routine_load = request.routine_load;
+        let partial_update = request.partial_update;
         let mut batches = Vec::with_capacity(request.rows.len());
         let mut outcome = CommitOutcome::default();
         for rows in request.rows {
@@ -136,10 +137,23 @@ impl Frontend {
             commit.error_rows = filtered;
             commit
         });
-        let committed = self
-            .write_and_commit(transaction, &handle.database, table, &batches, Overwrite::No)
-            .await
-            .map_err(load_error)?;
+        let committed = match partial_update.filter(|provided| provided.iter().any(|given| !given)) {
+            Some(provided) => {
+                // Reading the current rows and committing must not interleave with another
+                // commit of the table, whose values in the other columns would be lost.
+                let lock = self.transactions.table_lock(table.id);
+                let _guard = lock.lock().await;
+                let current = self.read_current_rows(&table).await.map_err(load_error)?;
+                let completed = crate::partial_update::complete_rows(&table, &current, batches, &provided).map_err(load_error)?;
+                self.write_and_commit_holding_lock(transaction, &handle.database, table, &completed)
+                    .await
+            }
+            None => {
+                self.write_and_commit(transaction, &handle.database, table, &batches, Overwrite::No)
+                    .await
+            }
+        }
+        .map_err(load_error)?;
         outcome.loaded_rows = committed.rows;
         Ok(outcome)
     }

@@ -201,6 +201,17 @@ pub struct OlapTable {
     backend: Arc<dyn BackendService>,
 }
 
+impl OlapTable {
+    /// The table as it is now, for reads the FE makes itself.
+    pub fn new(table: Table, backend: Arc<dyn BackendService>) -> OlapTable {
+        OlapTable {
+            schema: planner_schema(&table),
+            table,
+            backend,
+        }
+    }
+}
+
 impl fmt::Debug for OlapTable {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "OlapTable({})", self.table.name())

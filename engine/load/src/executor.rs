@@ -22,7 +22,7 @@ use crate::convert::{RowFailures, convert_column, default_column};
 use crate::error::LoadError;
 use crate::options::{ColumnMapping, LoadFormat, LoadOptions};
 use crate::reader::{RawBatch, RawBatchBuilder, RowError};
-use crate::target::LoadRows;
+use crate::target::{LoadRows, LoadTransaction};
 
 /// Rows per batch the readers produce.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -247,6 +247,19 @@ impl LoadPlan {
         if source_names.is_empty() {
             return Err(LoadError::InvalidParameter("The load names no source column".to_string()));
         }
+        if options.partial_update {
+            // The key finds the row to update; say that before a missing default would.
+            if let Some((column, _)) = columns
+                .iter()
+                .zip(&provided)
+                .find(|(column, provided)| column.is_key && matches!(provided, Provided::Default))
+            {
+                return Err(LoadError::InvalidParameter(format!(
+                    "partial_update must load every key column; key column '{}' is missing from the columns",
+                    column.name
+                )));
+            }
+        }
         for (column, provided) in columns.iter().zip(&provided) {
             if matches!(provided, Provided::Default) {
                 default_column(column, 0, &now)?;
@@ -270,6 +283,22 @@ impl LoadPlan {
 
     pub fn options(&self) -> &LoadOptions {
         &self.options
+    }
+
+    /// For `partial_update`: which of the table's columns the load gives (the others keep
+    /// their current values). `None` for a whole-row load. A partial update needs a PRIMARY
+    /// KEY table; [`LoadPlan::new`] has checked that every key column is given.
+    pub fn partial_update_columns(&self, transaction: &LoadTransaction) -> Result<Option<Vec<bool>>, LoadError> {
+        if !self.options.partial_update {
+            return Ok(None);
+        }
+        if !transaction.primary_key {
+            return Err(LoadError::InvalidParameter(format!(
+                "partial_update needs a PRIMARY KEY table; '{}' is not one",
+                transaction.table
+            )));
+        }
+        Ok(Some(self.provided.iter().map(|provided| !matches!(provided, Provided::Default)).collect()))
     }
 
     /// Reads a whole body (already decompressed) and shapes its rows.

@@ -55,6 +55,9 @@ pub struct CommitRequest {
     /// For a Routine Load batch: the Kafka offsets it consumed, committed in the same journal
     /// record as its rows.
     pub routine_load: Option<RoutineLoadCommit>,
+    /// For `partial_update`: which table columns the rows give. Rows whose key the table
+    /// has keep their current values in the other columns.
+    pub partial_update: Option<Vec<bool>>,
 }
 
 /// What a Routine Load batch consumed. The commit is refused unless the job is still running

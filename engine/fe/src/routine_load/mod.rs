@@ -439,9 +439,6 @@ impl Frontend {
         let parameters = job.load_parameters();
         let options = LoadOptions::from_parameters(parameters.iter().map(|(name, value)| (name.as_str(), value.as_str())))
             .map_err(|error| FeError::analysis(error.to_string()))?;
-        if options.partial_update {
-            return Err(FeError::not_supported("partial_update in a routine load"));
-        }
         if let Some(partitions) = &options.partitions {
             for partition in partitions {
                 if !table.partitions.contains_key(partition) {
@@ -452,7 +449,17 @@ impl Frontend {
                 }
             }
         }
-        LoadPlan::new(options, table.columns().to_vec()).map_err(|error| FeError::analysis(error.to_string()))?;
+        let plan = LoadPlan::new(options, table.columns().to_vec()).map_err(|error| FeError::analysis(error.to_string()))?;
+        let target = cairn_load::LoadTransaction {
+            transaction_id: 0,
+            label: String::new(),
+            database: database.to_string(),
+            table: job.table.clone(),
+            columns: table.columns().to_vec(),
+            primary_key: table.keys_type() == cairn_common::KeysType::Primary,
+        };
+        plan.partial_update_columns(&target)
+            .map_err(|error| FeError::analysis(error.to_string()))?;
         kafka_source(&job.kafka)
             .check()
             .map_err(|error| FeError::analysis(error.to_string()))?;
