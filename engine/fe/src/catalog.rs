@@ -2,7 +2,7 @@
 //! labels, as a state machine. Every change is a [`JournalEntry`] applied by
 //! [`Catalog::apply`], so replaying the journal rebuilds exactly the same catalog.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -195,6 +195,9 @@ pub enum JournalEntry {
         #[serde(with = "cairn_common::offset_map")]
         offsets: BTreeMap<i32, i64>,
     },
+    /// Forgets visible and aborted transactions committed before `before` (milliseconds): their
+    /// labels may be used again, as after StarRocks' `label_keep_max_second`.
+    ExpireTransactions { before: i64 },
     /// Reserves ids up to `next_id`, so ids handed out but not yet journaled never repeat.
     ReserveIds { next_id: ObjectId, next_transaction_id: TransactionId },
 }
@@ -212,6 +215,14 @@ pub struct Catalog {
     /// Routine Load jobs by id, stopped and cancelled ones included.
     #[serde(default)]
     pub routine_load_jobs: BTreeMap<u64, RoutineLoadJob>,
+    /// Labels of transactions that did not abort, to their transaction: a load's label check
+    /// must not scan every transaction (Routine Load commits several a second).
+    #[serde(skip)]
+    label_index: HashMap<(DatabaseId, String), TransactionId>,
+    /// Transactions committed but not yet visible, which the next commit of their table
+    /// publishes first.
+    #[serde(skip)]
+    committed: BTreeSet<TransactionId>,
 }
 
 impl Catalog {
@@ -243,11 +254,39 @@ impl Catalog {
 
     /// The record of a label in a database, if any transaction used it and did not abort.
     pub fn label(&self, database_id: DatabaseId, label: &str) -> Option<&TransactionRecord> {
-        self.transactions.values().find(|record| {
-            record.database_id == database_id
-                && record.label == label
-                && record.status != TransactionStatus::Aborted
-        })
+        let transaction_id = self.label_index.get(&(database_id, label.to_string()))?;
+        self.transactions
+            .get(transaction_id)
+            .filter(|record| record.status != TransactionStatus::Aborted)
+    }
+
+    /// Transactions committed but not yet visible, oldest first.
+    pub fn committed_transactions(&self) -> impl Iterator<Item = &TransactionRecord> {
+        self.committed.iter().filter_map(|transaction_id| self.transactions.get(transaction_id))
+    }
+
+    /// Builds the indexes that are not stored, after the catalog is read from an image.
+    pub fn rebuild_indexes(&mut self) {
+        self.label_index.clear();
+        self.committed.clear();
+        for record in self.transactions.values() {
+            if record.status != TransactionStatus::Aborted {
+                self.label_index
+                    .insert((record.database_id, record.label.clone()), record.transaction_id);
+            }
+            if record.status == TransactionStatus::Committed {
+                self.committed.insert(record.transaction_id);
+            }
+        }
+    }
+
+    /// The commit time before which visible and aborted transactions may be forgotten, if any
+    /// is that old.
+    pub fn oldest_finished_commit_time(&self) -> Option<i64> {
+        self.transactions
+            .values()
+            .find(|record| record.status != TransactionStatus::Committed)
+            .map(|record| record.commit_time)
     }
 
     pub fn user(&self, name: &str, host: &str) -> Option<&User> {
@@ -337,6 +376,11 @@ impl Catalog {
                         job.apply_commit(commit);
                     }
                 }
+                self.label_index
+                    .insert((record.database_id, record.label.clone()), record.transaction_id);
+                if record.status == TransactionStatus::Committed {
+                    self.committed.insert(record.transaction_id);
+                }
                 self.transactions.insert(record.transaction_id, record.clone());
             }
             JournalEntry::PublishTransaction {
@@ -347,6 +391,7 @@ impl Catalog {
                     return;
                 };
                 record.status = TransactionStatus::Visible;
+                self.committed.remove(transaction_id);
                 let record = record.clone();
                 if let Some(table) = self.table_by_id_mut(record.database_id, record.table_id) {
                     for (partition_id, version) in &record.partition_versions {
@@ -360,6 +405,27 @@ impl Catalog {
             JournalEntry::AbortTransaction { transaction_id } => {
                 if let Some(record) = self.transactions.get_mut(transaction_id) {
                     record.status = TransactionStatus::Aborted;
+                    self.committed.remove(transaction_id);
+                    let key = (record.database_id, record.label.clone());
+                    if self.label_index.get(&key) == Some(transaction_id) {
+                        self.label_index.remove(&key);
+                    }
+                }
+            }
+            JournalEntry::ExpireTransactions { before } => {
+                let expired: Vec<TransactionId> = self
+                    .transactions
+                    .values()
+                    .filter(|record| record.status != TransactionStatus::Committed && record.commit_time < *before)
+                    .map(|record| record.transaction_id)
+                    .collect();
+                for transaction_id in expired {
+                    if let Some(record) = self.transactions.remove(&transaction_id) {
+                        let key = (record.database_id, record.label);
+                        if self.label_index.get(&key) == Some(&transaction_id) {
+                            self.label_index.remove(&key);
+                        }
+                    }
                 }
             }
             JournalEntry::CreateUser { user } => {
@@ -419,5 +485,51 @@ impl Catalog {
                 self.next_transaction_id = self.next_transaction_id.max(*next_transaction_id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(transaction_id: TransactionId, label: &str, commit_time: i64) -> JournalEntry {
+        JournalEntry::CommitTransaction {
+            record: TransactionRecord {
+                transaction_id,
+                database_id: 1,
+                table_id: 2,
+                label: label.to_string(),
+                status: TransactionStatus::Committed,
+                partition_versions: Vec::new(),
+                tablets: Vec::new(),
+                commit_time,
+                rows: 0,
+                routine_load: None,
+            },
+        }
+    }
+
+    #[test]
+    fn labels_are_indexed_and_expire_once_visible() {
+        let mut catalog = Catalog::default();
+        catalog.apply(&commit(1, "old", 100));
+        catalog.apply(&commit(2, "pending", 100));
+        catalog.apply(&commit(3, "new", 5_000));
+        catalog.apply(&JournalEntry::PublishTransaction { transaction_id: 1, publish_time: 101 });
+        catalog.apply(&JournalEntry::PublishTransaction { transaction_id: 3, publish_time: 5_001 });
+        assert_eq!(catalog.committed_transactions().map(|record| record.transaction_id).collect::<Vec<_>>(), vec![2]);
+        catalog.apply(&JournalEntry::ExpireTransactions { before: 1_000 });
+        assert!(catalog.label(1, "old").is_none(), "a visible label past its time is forgotten");
+        assert!(catalog.label(1, "pending").is_some(), "a committed one waits for its publish");
+        assert!(catalog.label(1, "new").is_some());
+
+        let mut replayed: Catalog = serde_json::from_str(&serde_json::to_string(&catalog).expect("image")).expect("read");
+        assert!(replayed.label(1, "new").is_none(), "indexes are not stored");
+        replayed.rebuild_indexes();
+        assert_eq!(replayed.label(1, "new").map(|record| record.transaction_id), Some(3));
+        assert_eq!(replayed.committed_transactions().count(), 1);
+        replayed.apply(&JournalEntry::AbortTransaction { transaction_id: 2 });
+        assert!(replayed.label(1, "pending").is_none());
+        assert_eq!(replayed.committed_transactions().count(), 0);
     }
 }

@@ -70,6 +70,7 @@ impl Frontend {
         frontend.register_backend()?;
         frontend.ensure_root_user()?;
         frontend.transactions.recover().await?;
+        tokio::spawn(TransactionManager::expire_labels_forever(Arc::clone(&frontend.metadata)));
         info!("frontend metadata ready");
         Ok(frontend)
     }

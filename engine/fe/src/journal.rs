@@ -153,7 +153,9 @@ impl Journal {
                     path: path.display().to_string(),
                     source,
                 })?;
-                (image.seq, image.catalog)
+                let mut catalog = image.catalog;
+                catalog.rebuild_indexes();
+                (image.seq, catalog)
             }
             None => (0, Catalog::default()),
         };

@@ -48,6 +48,12 @@ pub struct TransactionManager {
     table_locks: Mutex<HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// How long a finished transaction's label is kept, as StarRocks' `label_keep_max_second`
+/// default (three days). Until then a retried load with the label is refused.
+pub const LABEL_KEEP_MAX_SECONDS: i64 = 3 * 24 * 3600;
+/// How often expired labels are looked for.
+const LABEL_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
 fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -59,6 +65,21 @@ impl TransactionManager {
             backend,
             running_labels: Mutex::new(HashSet::new()),
             table_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Every ten minutes, forgets the transactions finished longer ago than
+    /// [`LABEL_KEEP_MAX_SECONDS`], so the catalog does not grow with every load forever.
+    pub async fn expire_labels_forever(metadata: Arc<Metadata>) {
+        loop {
+            tokio::time::sleep(LABEL_EXPIRY_INTERVAL).await;
+            let before = now_millis() - LABEL_KEEP_MAX_SECONDS * 1000;
+            let expired = metadata.read().oldest_finished_commit_time().is_some_and(|oldest| oldest < before);
+            if expired {
+                if let Err(error) = metadata.log(JournalEntry::ExpireTransactions { before }) {
+                    warn!(%error, "failed to expire old transaction labels");
+                }
+            }
         }
     }
 
@@ -335,9 +356,7 @@ impl TransactionManager {
         let committed: Vec<TransactionRecord> = self
             .metadata
             .read()
-            .transactions
-            .values()
-            .filter(|record| record.status == TransactionStatus::Committed)
+            .committed_transactions()
             .filter(|record| table_id.is_none_or(|table_id| record.table_id == table_id))
             .cloned()
             .collect();
