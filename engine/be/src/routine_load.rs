@@ -72,14 +72,31 @@ impl RoutineLoadExecutor {
 
     /// Closes the Kafka consumers of a job that stopped running.
     pub fn release(&self, job_id: u64) {
-        self.readers.lock().retain(|(job, _), _| *job != job_id);
+        self.close_where(|job, _| job == job_id);
     }
 
     /// Closes consumers of task slots a job no longer uses.
     pub fn release_slots_from(&self, job_id: u64, first_unused_slot: usize) {
-        self.readers
-            .lock()
-            .retain(|(job, slot), _| *job != job_id || *slot < first_unused_slot);
+        self.close_where(|job, slot| job == job_id && slot >= first_unused_slot);
+    }
+
+    /// Closing a consumer waits for librdkafka to leave the broker, so it happens on a
+    /// blocking thread, outside the lock.
+    fn close_where(&self, closes: impl Fn(u64, usize) -> bool) {
+        let closing: Vec<BatchReader> = {
+            let mut readers = self.readers.lock();
+            let keys: Vec<(u64, usize)> = readers.keys().filter(|(job, slot)| closes(*job, *slot)).copied().collect();
+            keys.iter().filter_map(|key| readers.remove(key)).collect()
+        };
+        if closing.is_empty() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(closing));
+            }
+            Err(_) => drop(closing),
+        }
     }
 
     pub async fn execute(

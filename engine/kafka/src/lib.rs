@@ -124,10 +124,19 @@ impl MetadataClient {
         &self.source
     }
 
+    /// Takes the client's queued events (errors while Kafka is down), which would otherwise
+    /// pile up for as long as the client lives.
+    fn serve_events(&self) {
+        while let Some(event) = self.client.poll(Duration::ZERO) {
+            drop(event);
+        }
+    }
+
     /// The topic's partition ids, ascending.
     pub async fn partitions(self: &Arc<Self>, timeout: Duration) -> Result<Vec<i32>, KafkaError> {
         let this = Arc::clone(self);
         run_blocking(move || {
+            this.serve_events();
             let source = &this.source;
             let metadata = this
                 .client
@@ -152,6 +161,7 @@ impl MetadataClient {
         let this = Arc::clone(self);
         let partitions = partitions.to_vec();
         run_blocking(move || {
+            this.serve_events();
             let source = &this.source;
             let mut watermarks = BTreeMap::new();
             for partition in partitions {
