@@ -415,6 +415,34 @@ def test_partial_update_from_kafka_keeps_other_columns(kafka_broker, sql, new_to
     assert sql.rows("SELECT id, name, score FROM players ORDER BY id") == [(1, "ann", 10), (2, "bob", 25), (3, None, 30)]
 
 
+def test_a_recreated_topic_pauses_the_job_instead_of_skipping(kafka_broker, sql, new_topic):
+    """Offsets past the newest message mean the topic was re-created: say so, do not guess."""
+    topic = new_topic(1)
+    sql.execute(
+        "CREATE TABLE points (id INT NOT NULL, score BIGINT) "
+        'DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 PROPERTIES ("replication_num" = "1")'
+    )
+    kafka_broker.produce(topic, [f"{n},{n}" for n in range(5)], partition=0)
+    job = RoutineLoadJob.create(sql, "recreated_job", "points", kafka_source(kafka_broker.bootstrap, topic))
+    job.wait_for_count("points", 5)
+    kafka_broker.delete_topic(topic)
+    wait_until(
+        lambda: topic not in kafka_broker.admin().list_topics(timeout=30).topics,
+        60, f"topic {topic} to be deleted",
+    )
+    kafka_broker.create_topic(topic, partitions=1)
+    kafka_broker.produce(topic, ["10,10", "11,11"], partition=0)
+    row = job.wait_for_row(
+        lambda row: row["State"] == "PAUSED" and "errCode = 105" in row["ReasonOfStateChanged"],
+        "a pause for the re-created topic",
+    )
+    assert "newest message is at 1" in row["ReasonOfStateChanged"], row["ReasonOfStateChanged"]
+    assert sql.count("points") == 5
+    job.alter('FROM KAFKA ("kafka_partitions" = "0", "kafka_offsets" = "0")')
+    job.resume()
+    job.wait_for_count("points", 7)
+
+
 def test_a_message_that_is_no_json_document_is_one_error_row(kafka_broker, sql, new_topic):
     """One broken message must not fail the documents around it, and an empty one is no row."""
     topic = new_topic(1)

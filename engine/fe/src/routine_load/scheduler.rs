@@ -44,6 +44,9 @@ enum RoundError {
     TableGone(String),
     /// The batches loaded, but the error rows of the window passed `max_error_number`.
     TooManyErrors { reason: String },
+    /// The job's offset is past the partition's newest message: the topic was re-created or
+    /// truncated, and reading on would silently skip or repeat messages.
+    OffsetOutOfRange { reason: String },
     /// Batches failed to load (a schema change, a commit refused); retried.
     Load(String),
     /// The job's state could not be journaled.
@@ -141,6 +144,9 @@ pub async fn run(frontend: Arc<Frontend>, job_id: u64, generation: u64, mut stop
             }
             Err(RoundError::TooManyErrors { reason }) => {
                 pause(format!("ErrorReason{{errCode = 102, msg='{reason}'}}"), false);
+            }
+            Err(RoundError::OffsetOutOfRange { reason }) => {
+                pause(format!("ErrorReason{{errCode = 105, msg='{reason}'}}"), false);
             }
             Err(RoundError::TableGone(message)) => {
                 warn!(job = %job.name, %message, "cancelling the routine load job");
@@ -248,6 +254,28 @@ async fn run_round(
         };
         if current != Some(concrete) {
             resolved.insert(*partition, concrete);
+        }
+    }
+    for (partition, next) in &job.progress {
+        let Some((low, high)) = watermarks.get(partition).copied() else {
+            continue;
+        };
+        if *next > high {
+            return Err(RoundError::OffsetOutOfRange {
+                reason: format!(
+                    "the job is at offset {next} of partition {partition}, but its newest message is at {}: the topic was \
+                     re-created or truncated; set the offset with ALTER ROUTINE LOAD, then RESUME",
+                    high - 1
+                ),
+            });
+        }
+        if *next >= 0 && *next < low {
+            let lost = format!(
+                "messages {next} to {} of partition {partition} were deleted by Kafka's retention before they were loaded",
+                low - 1
+            );
+            warn!(job = %job.name, %lost);
+            frontend.routine_loads.update_runtime(job.id, |runtime| runtime.other_message = lost);
         }
     }
     let mut progress = job.progress.clone();
