@@ -179,14 +179,26 @@ impl BackendService for LocalBackend {
             .flat_map(|write| write.batches.iter())
             .map(RecordBatch::get_array_memory_size)
             .sum();
-        self.blocking(move |manager| {
-            for write in writes {
-                let tablet = manager.tablet(write.tablet_id)?;
-                tablet.write(transaction_id, &write.schema, &write.batches, write.mode)?;
-            }
-            Ok(())
-        })
-        .await?;
+        // Encoding rowsets is the costly part of a load; tablets are independent, so they are
+        // written on as many threads as the machine has cores.
+        let parallelism = std::thread::available_parallelism().map_or(1, |cores| cores.get()).min(writes.len()).max(1);
+        let mut groups: Vec<Vec<TabletWrite>> = (0..parallelism).map(|_| Vec::new()).collect();
+        for (index, write) in writes.into_iter().enumerate() {
+            groups[index % parallelism].push(write);
+        }
+        let written = futures::future::join_all(groups.into_iter().map(|group| {
+            self.blocking(move |manager| {
+                for write in group {
+                    let tablet = manager.tablet(write.tablet_id)?;
+                    tablet.write(transaction_id, &write.schema, &write.batches, write.mode)?;
+                }
+                Ok(())
+            })
+        }))
+        .await;
+        for result in written {
+            result?;
+        }
         BackendMetrics::add(&self.metrics.rows_written, rows as u64);
         BackendMetrics::add(&self.metrics.bytes_written, bytes as u64);
         Ok(())

@@ -302,7 +302,7 @@ async fn run_load(
     })?;
     response.load_bytes = bytes.len() as u64;
     let compression = options.compression;
-    let data = tokio::task::spawn_blocking(move || cairn_load::decompress(bytes.to_vec(), compression, limit))
+    let data = tokio::task::spawn_blocking(move || cairn_load::decompress(Vec::from(bytes), compression, limit))
         .await
         .map_err(|error| LoadError::Internal(format!("decompression task failed: {error}")))??;
     response.read_data_time_ms = millis(read_started.elapsed());
@@ -315,10 +315,8 @@ async fn run_load(
     response.plan_time_ms = millis(plan_started.elapsed());
 
     let write_started = Instant::now();
-    let runtime = tokio::runtime::Handle::current();
-    let prepared = tokio::task::spawn_blocking(move || runtime.block_on(plan.prepare(&data)))
-        .await
-        .map_err(|error| LoadError::Internal(format!("the load's conversion task failed: {error}")))??;
+    let parallelism = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let prepared = Arc::new(plan).prepare_parallel(Arc::new(data), parallelism).await?;
     response.total_rows = prepared.total_rows;
     response.unselected_rows = prepared.unselected_rows;
     let mut errors = prepared.errors;

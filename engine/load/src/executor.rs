@@ -50,7 +50,28 @@ impl PreparedRows {
     pub fn loaded_rows(&self) -> u64 {
         self.rows.iter().map(|rows| rows.row_numbers.len() as u64).sum()
     }
+
+    /// Appends the rows of the part of the body after this one, numbering its rows on from
+    /// this part's.
+    fn append(&mut self, mut next: PreparedRows) {
+        let offset = self.total_rows;
+        for rows in &mut next.rows {
+            for row_number in &mut rows.row_numbers {
+                *row_number += offset;
+            }
+        }
+        for error in &mut next.errors {
+            error.row_number += offset;
+        }
+        self.rows.append(&mut next.rows);
+        self.errors.append(&mut next.errors);
+        self.total_rows += next.total_rows;
+        self.unselected_rows += next.unselected_rows;
+    }
 }
+
+/// Bodies smaller than this are prepared on one thread: splitting would cost more than it saves.
+const PARALLEL_PART_BYTES: usize = 8 << 20;
 
 pub struct LoadPlan {
     options: LoadOptions,
@@ -301,6 +322,55 @@ impl LoadPlan {
         Ok(Some(self.provided.iter().map(|provided| !matches!(provided, Provided::Default)).collect()))
     }
 
+    /// Splits a body into runs of whole rows that can be prepared at once. Only CSV without
+    /// enclose, escape or a header to skip is split: there a row delimiter always ends a row.
+    fn split(&self, data: &[u8], parts: usize) -> Vec<std::ops::Range<usize>> {
+        let csv = &self.options.csv;
+        let splittable = self.options.format == LoadFormat::Csv
+            && csv.enclose.is_none()
+            && csv.escape.is_none()
+            && csv.skip_header == 0
+            && !csv.row_delimiter.is_empty();
+        let parts = if splittable { parts.min(data.len() / PARALLEL_PART_BYTES).max(1) } else { 1 };
+        let mut ranges = Vec::with_capacity(parts);
+        let mut start = 0;
+        for part in 1..parts {
+            let target = (data.len() * part / parts).max(start);
+            let Some(found) = memchr::memmem::find(&data[target..], &csv.row_delimiter) else {
+                break;
+            };
+            let end = target + found + csv.row_delimiter.len();
+            ranges.push(start..end);
+            start = end;
+        }
+        ranges.push(start..data.len());
+        ranges
+    }
+
+    /// [`LoadPlan::prepare`] on several threads at once, each on a run of whole rows; the rows
+    /// and their numbers come out as one pass would give them.
+    pub async fn prepare_parallel(self: &std::sync::Arc<Self>, data: std::sync::Arc<Vec<u8>>, parts: usize) -> Result<PreparedRows, LoadError> {
+        let runtime = tokio::runtime::Handle::current();
+        let tasks: Vec<_> = self
+            .split(&data, parts)
+            .into_iter()
+            .map(|range| {
+                let plan = std::sync::Arc::clone(self);
+                let data = std::sync::Arc::clone(&data);
+                let runtime = runtime.clone();
+                tokio::task::spawn_blocking(move || runtime.block_on(plan.prepare(&data[range])))
+            })
+            .collect();
+        let mut prepared = PreparedRows::default();
+        for task in tasks {
+            let part = task
+                .await
+                .map_err(|error| LoadError::Internal(format!("the load's conversion task failed: {error}")))??;
+            prepared.append(part);
+        }
+        Ok(prepared)
+    }
+
     /// Reads a whole body (already decompressed) and shapes its rows.
     pub async fn prepare(&self, data: &[u8]) -> Result<PreparedRows, LoadError> {
         let mut builder = RawBatchBuilder::new(self.source_names.clone(), BATCH_ROWS);
@@ -515,6 +585,47 @@ mod tests {
     fn ints(rows: &LoadRows, column: usize) -> Vec<Option<i64>> {
         let values = datafusion::arrow::compute::cast(&rows.columns[column], &DataType::Int64).expect("cast");
         values.as_primitive::<datafusion::arrow::datatypes::Int64Type>().iter().collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_parts_give_what_one_pass_gives() {
+        let mut body = String::new();
+        for row in 0..1_000_000 {
+            if row == 123_456 || row == 812_345 {
+                body.push_str("bad,row\n");
+            } else {
+                body.push_str(&format!("{row},n{},{}\n", row % 7, row * 2));
+            }
+        }
+        let plan = std::sync::Arc::new(
+            LoadPlan::new(options(&[("column_separator", ",")]), table()).expect("plan"),
+        );
+        assert!(plan.split(body.as_bytes(), 4).len() > 1, "a body this large is split");
+        let one = plan.prepare(body.as_bytes()).await.expect("one pass");
+        let parallel = plan
+            .prepare_parallel(std::sync::Arc::new(body.into_bytes()), 4)
+            .await
+            .expect("parallel");
+        assert_eq!(parallel.total_rows, one.total_rows);
+        assert_eq!(parallel.loaded_rows(), one.loaded_rows());
+        let numbers = |prepared: &PreparedRows| -> Vec<u64> {
+            prepared.rows.iter().flat_map(|rows| rows.row_numbers.iter().copied()).collect()
+        };
+        assert_eq!(numbers(&parallel), numbers(&one));
+        let errors = |prepared: &PreparedRows| -> Vec<u64> { prepared.errors.iter().map(|error| error.row_number).collect() };
+        assert_eq!(errors(&parallel), vec![123_457, 812_346]);
+        assert_eq!(errors(&parallel), errors(&one));
+        let keys = |prepared: &PreparedRows| -> Vec<Option<i64>> { prepared.rows.iter().flat_map(|rows| ints(rows, 0)).collect() };
+        assert_eq!(keys(&parallel), keys(&one));
+    }
+
+    #[test]
+    fn bodies_that_may_hide_a_delimiter_in_a_field_are_not_split() {
+        let body = vec![b'1'; 64 << 20];
+        let enclosed = LoadPlan::new(options(&[("enclose", "\"")]), table()).expect("plan");
+        assert_eq!(enclosed.split(&body, 4).len(), 1);
+        let header = LoadPlan::new(options(&[("skip_header", "1")]), table()).expect("plan");
+        assert_eq!(header.split(&body, 4).len(), 1);
     }
 
     #[tokio::test]
