@@ -61,16 +61,33 @@ pub(crate) fn read_csv(data: &[u8], options: &CsvOptions, builder: &mut RawBatch
         }
         let mut texts: Vec<Option<&str>> = Vec::with_capacity(fields.len());
         let mut invalid = false;
+        // One UTF-8 check per row instead of per field; fields borrowed from the row are then
+        // taken from the checked text by their offsets.
+        let row_text = std::str::from_utf8(row).ok();
+        let row_start = row.as_ptr() as usize;
         for field in &fields {
-            match field {
-                None => texts.push(None),
-                Some(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(text) => texts.push(Some(text)),
-                    Err(_) => {
-                        invalid = true;
-                        break;
+            let text = match field {
+                None => {
+                    texts.push(None);
+                    continue;
+                }
+                Some(Cow::Borrowed(bytes)) if row_text.is_some() => {
+                    // A field inside the row is the same memory as that range of its text.
+                    let offset = (bytes.as_ptr() as usize).wrapping_sub(row_start);
+                    if offset.checked_add(bytes.len()).is_some_and(|end| end <= row.len()) {
+                        row_text.and_then(|text| text.get(offset..offset + bytes.len()))
+                    } else {
+                        std::str::from_utf8(bytes).ok()
                     }
-                },
+                }
+                Some(bytes) => std::str::from_utf8(bytes).ok(),
+            };
+            match text {
+                Some(text) => texts.push(Some(text)),
+                None => {
+                    invalid = true;
+                    break;
+                }
             }
         }
         if invalid {
