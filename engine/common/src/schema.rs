@@ -53,6 +53,11 @@ pub struct ColumnDefinition {
     pub comment: String,
     /// Whether the column is one of the key columns (set from the key clause).
     pub is_key: bool,
+    /// The column's identity in stored data, never reused within a table, so a column dropped
+    /// and added again under the same name does not read the old one's values. 0 for columns
+    /// of tables created before ids existed, which are matched by name.
+    #[serde(default)]
+    pub unique_id: u32,
 }
 
 /// One partition of `PARTITION BY RANGE`, as written.

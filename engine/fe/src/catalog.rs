@@ -43,6 +43,9 @@ pub struct Table {
     pub replication_num: u32,
     pub partitions: BTreeMap<String, Partition>,
     pub create_time: i64,
+    /// The `unique_id` the next added column gets: ids of dropped columns are never reused.
+    #[serde(default)]
+    pub next_column_id: u32,
 }
 
 impl Table {
@@ -364,6 +367,8 @@ impl Catalog {
                 columns,
             } => {
                 if let Some(table) = self.table_by_id_mut(*database_id, *table_id) {
+                    let highest = columns.iter().map(|column| column.unique_id).max().unwrap_or(0);
+                    table.next_column_id = table.next_column_id.max(highest + 1);
                     table.definition.columns = columns.clone();
                 }
             }

@@ -334,6 +334,11 @@ impl Frontend {
                 .collect(),
             PartitionDesc::TimeExpression { .. } => Vec::new(),
         };
+        let mut definition = definition;
+        for (index, column) in definition.columns.iter_mut().enumerate() {
+            column.unique_id = index as u32 + 1;
+        }
+        let next_column_id = definition.columns.len() as u32 + 1;
         let mut table = Table {
             id: self.metadata.allocate_id(),
             definition,
@@ -341,6 +346,7 @@ impl Frontend {
             replication_num,
             partitions: BTreeMap::new(),
             create_time: now_millis(),
+            next_column_id,
         };
         for partition in self.new_partitions(&table, ranges).await? {
             table.partitions.insert(partition.name.clone(), partition);
@@ -466,9 +472,13 @@ impl Frontend {
     ) -> Result<(), FeError> {
         let (database_id, table) = self.table_snapshot(database, table)?;
         let mut columns: Vec<ColumnDefinition> = table.columns().to_vec();
+        let highest = columns.iter().map(|column| column.unique_id).max().unwrap_or(0);
+        let mut next_column_id = table.next_column_id.max(highest + 1);
         for operation in operations {
             match operation {
                 AlterTableOperation::AddColumn { mut column, position } => {
+                    column.unique_id = next_column_id;
+                    next_column_id += 1;
                     if columns.iter().any(|existing| existing.name.eq_ignore_ascii_case(&column.name)) {
                         return Err(FeError::user(
                             ErrorCode::DUPLICATE_FIELD_NAME,

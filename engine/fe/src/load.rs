@@ -154,7 +154,7 @@ impl Frontend {
         overwrite: &Overwrite,
     ) -> Result<(), FeError> {
         let (table, routed) = self.route(database_id, database, table, batches).await?;
-        let schema = crate::table_provider::tablet_schema(&table).arrow_schema();
+        let schema = crate::table_provider::tablet_schema(&table).storage_schema();
         let mode = match overwrite {
             Overwrite::No => WriteMode::Append,
             Overwrite::AllPartitions => WriteMode::Replace,

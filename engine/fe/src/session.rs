@@ -697,6 +697,7 @@ impl FeSession {
                     default: None,
                     comment: String::new(),
                     is_key: false,
+                    unique_id: 0,
                 })
             })
             .collect::<Result<Vec<_>, FeError>>()?;

@@ -269,6 +269,7 @@ pub(crate) fn test_column(name: &str, column_type: ColumnType, nullable: bool) -
         default: None,
         comment: String::new(),
         is_key: false,
+        unique_id: 0,
     }
 }
 

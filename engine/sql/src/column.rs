@@ -63,6 +63,7 @@ impl StatementParser<'_> {
                 default: None,
                 comment: String::new(),
                 is_key: false,
+                unique_id: 0,
             },
             location,
             explicit_null: false,

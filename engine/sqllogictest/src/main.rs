@@ -170,6 +170,11 @@ async fn run_file(
             }
         }
         None => {
+            // A failed run keeps its directory for a look; the next run starts clean.
+            if work_dir.exists() {
+                std::fs::remove_dir_all(work_dir)
+                    .with_context(|| format!("failed to remove the previous run's {}", work_dir.display()))?;
+            }
             std::fs::create_dir_all(work_dir)
                 .with_context(|| format!("failed to create {}", work_dir.display()))?;
             let started = CairnServer::start(binary, work_dir)?;

@@ -16,6 +16,9 @@ use crate::tablet::Tablet;
 use cairn_common::ids::Version;
 use cairn_common::{ColumnDefinition, DefaultValue, KeysType};
 
+/// The field metadata key of a stored column's `unique_id`.
+pub const COLUMN_ID_METADATA_KEY: &str = "cairn.column_id";
+
 /// The table schema a reader wants, sent with every scan because rowsets written before an
 /// ALTER TABLE lack the newer columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +34,28 @@ impl TabletSchema {
             self.columns
                 .iter()
                 .map(|column| column.column_type.to_arrow_field(&column.name, column.nullable))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    /// The schema rowsets are written with: [`TabletSchema::arrow_schema`] with each column's
+    /// `unique_id` in its field metadata, so a reader can tell a column dropped and added again
+    /// under the same name from the old one.
+    pub fn storage_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|column| {
+                    let field = column.column_type.to_arrow_field(&column.name, column.nullable);
+                    if column.unique_id == 0 {
+                        field
+                    } else {
+                        field.with_metadata(std::collections::HashMap::from([(
+                            COLUMN_ID_METADATA_KEY.to_string(),
+                            column.unique_id.to_string(),
+                        )]))
+                    }
+                })
                 .collect::<Vec<_>>(),
         ))
     }
@@ -76,7 +101,14 @@ fn adapt_batch(
     let mut columns = Vec::with_capacity(projection.len());
     for (&index, field) in projection.iter().zip(output_schema.fields()) {
         let column = &schema.columns[index];
-        let array = match batch.column_by_name(&column.name) {
+        // A stored column of the same name but another id is a column since dropped: this
+        // one did not exist when the rowset was written.
+        let stored = batch.schema().column_with_name(&column.name).and_then(|(position, stored)| {
+            let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
+            let same = column.unique_id == 0 || stored_id.is_none_or(|id| *id == column.unique_id.to_string());
+            same.then(|| batch.column(position))
+        });
+        let array = match stored {
             Some(array) if array.data_type() == field.data_type() => Arc::clone(array),
             Some(array) => cast_with_options(array, field.data_type(), &CastOptions::default())
                 .map_err(|source| StorageError::Convert {

@@ -18,6 +18,7 @@ fn column(name: &str, column_type: ColumnType, is_key: bool) -> ColumnDefinition
         default: None,
         comment: String::new(),
         is_key,
+        unique_id: 0,
     }
 }
 
