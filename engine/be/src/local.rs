@@ -282,6 +282,15 @@ impl BackendService for LocalBackend {
         self.tablets.statistics()
     }
 
+    async fn stored_rows(&self, tablets: Vec<(TabletId, Version)>) -> Result<u64, BackendError> {
+        let mut rows = 0;
+        for (tablet_id, version) in tablets {
+            let tablet = self.tablets.tablet(tablet_id).map_err(|source| self.storage_error(source))?;
+            rows += tablet.row_count_at(version).map_err(|source| self.storage_error(source))?;
+        }
+        Ok(rows)
+    }
+
     async fn tablet_ids(&self) -> Vec<TabletId> {
         self.tablets.tablet_ids()
     }

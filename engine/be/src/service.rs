@@ -77,6 +77,9 @@ pub trait BackendService: Send + Sync + 'static {
     ) -> Result<(), BackendError>;
     fn scan(&self, request: ScanRequest) -> Result<BatchStream, BackendError>;
     async fn tablet_statistics(&self) -> Vec<TabletStatistics>;
+    /// Rows stored in these tablets at these versions, from metadata (no data is read). Rows
+    /// a PRIMARY KEY merge would drop are counted too.
+    async fn stored_rows(&self, tablets: Vec<(TabletId, Version)>) -> Result<u64, BackendError>;
     /// Tablets this backend holds, so the FE can drop the ones it no longer knows.
     async fn tablet_ids(&self) -> Vec<TabletId>;
     /// Transactions with pending rowsets, per tablet.

@@ -12,7 +12,9 @@ use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result as DataFusionResult, ScalarValue};
+use datafusion::common::stats::Precision;
+use datafusion::common::{Result as DataFusionResult, ScalarValue, Statistics};
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
@@ -24,7 +26,7 @@ use futures::StreamExt;
 
 use cairn_be::{BackendService, ScanRequest, TabletSchema};
 use cairn_common::ids::{TabletId, Version};
-use cairn_common::{ColumnType, PartitionDesc};
+use cairn_common::{ColumnType, KeysType, PartitionDesc};
 
 use crate::catalog::Table;
 use crate::metadata::Metadata;
@@ -375,6 +377,13 @@ impl TableProvider for OlapTable {
         };
         let output_schema = Arc::new(self.schema.project(&projection)?);
         let tablets = self.tablets_to_scan(filters);
+        // Rows are counted from rowset metadata only where no row replaces another and no
+        // filter drops any.
+        let exact_rows = if filters.is_empty() && self.table.keys_type() == KeysType::Duplicate {
+            self.backend.stored_rows(tablets.clone()).await.ok()
+        } else {
+            None
+        };
         let target_partitions = state.config().target_partitions().max(1);
         let group_count = tablets.len().clamp(1, target_partitions);
         let mut groups: Vec<Vec<(TabletId, Version)>> = vec![Vec::new(); group_count];
@@ -388,7 +397,8 @@ impl TableProvider for OlapTable {
             projection,
             groups,
             Arc::clone(&self.backend),
-        )))
+        )
+        .with_exact_rows(exact_rows)))
     }
 }
 
@@ -401,6 +411,9 @@ pub struct TabletScanExec {
     groups: Vec<Vec<(TabletId, Version)>>,
     backend: Arc<dyn BackendService>,
     properties: Arc<PlanProperties>,
+    /// The exact number of rows the scan returns, when metadata tells it (a DUPLICATE KEY
+    /// table without filters); DataFusion then answers `count(*)` without scanning.
+    exact_rows: Option<u64>,
 }
 
 impl TabletScanExec {
@@ -426,7 +439,13 @@ impl TabletScanExec {
             groups,
             backend,
             properties: Arc::new(properties),
+            exact_rows: None,
         }
+    }
+
+    fn with_exact_rows(mut self, rows: Option<u64>) -> Self {
+        self.exact_rows = rows;
+        self
     }
 }
 
@@ -483,6 +502,18 @@ impl ExecutionPlan for TabletScanExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
         self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> DataFusionResult<Arc<Statistics>> {
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        if let (None, Some(rows)) = (args.partition(), self.exact_rows) {
+            statistics.num_rows = Precision::Exact(usize::try_from(rows).unwrap_or(usize::MAX));
+        }
+        Ok(Arc::new(statistics))
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DataFusionResult<SendableRecordBatchStream> {

@@ -358,6 +358,23 @@ impl Tablet {
             .collect()
     }
 
+    /// The rows stored at `version`, from rowset metadata alone: the answer to `count(*)` of a
+    /// DUPLICATE KEY tablet, where no row replaces another.
+    pub fn row_count_at(&self, version: Version) -> Result<u64> {
+        let meta = self.meta.lock();
+        if version < meta.swept_until {
+            return Err(StorageError::VersionNotFound {
+                tablet_id: meta.tablet_id,
+                version,
+            });
+        }
+        let all = meta
+            .current
+            .iter()
+            .chain(meta.stale.iter().map(|stale| &stale.rowset));
+        Ok(select_rowsets(all, version).iter().map(|rowset| rowset.num_rows).sum())
+    }
+
     /// Current rowsets, for compaction to choose from.
     pub fn current_rowsets(&self) -> Vec<RowsetMeta> {
         let mut rowsets = self.meta.lock().current.clone();
