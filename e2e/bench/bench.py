@@ -68,6 +68,28 @@ def git_commit() -> str:
         return "?"
 
 
+def machine() -> dict:
+    """Where a result was measured, for the JSON of every benchmark."""
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+
+
+def save_results(document: dict, output: Path, latest: Path) -> None:
+    """Writes a benchmark's JSON under its own name and as the latest of its kind."""
+    text = json.dumps(document, indent=1, default=str) + "\n"
+    output.write_text(text)
+    latest.write_text(text)
+    say(f"\nresults: {output}")
+
+
+def report_failures(failures: list[str]) -> bool:
+    """Prints the failures, if any; returns whether there were."""
+    if failures:
+        say(f"\nFAILED: {len(failures)} problem(s):")
+        for failure in failures:
+            say(f"  {failure}")
+    return bool(failures)
+
+
 def clickbench_ratio(reference_ms: float, peer_ms: float) -> float:
     return (reference_ms + CLICKBENCH_OFFSET_MS) / (peer_ms + CLICKBENCH_OFFSET_MS)
 
@@ -297,8 +319,7 @@ def main(argv=None) -> int:
         "started": started_at.isoformat(),
         "command": [sys.argv[0], *(argv if argv is not None else sys.argv[1:])],
         "commit": git_commit(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": machine(),
         "method": {"cold_runs": 1, "warm_runs": WARM_RUNS, "best": "fastest warm run",
                    "ratio": f"({reference_for_ratios} + 10 ms) / (engine + 10 ms), geometric mean",
                    "reference_for_correctness": REFERENCE},
@@ -307,14 +328,9 @@ def main(argv=None) -> int:
         "summary": summaries,
         "failures": failures,
     }
-    output.write_text(json.dumps(document, indent=1) + "\n")
-    (args.work_dir / "latest.json").write_text(json.dumps(document, indent=1) + "\n")
-    say(f"\nresults: {output}")
+    save_results(document, output, args.work_dir / "latest.json")
 
-    if failures:
-        say(f"\nFAILED: {len(failures)} problem(s):")
-        for failure in failures:
-            say(f"  {failure}")
+    if report_failures(failures):
         return 1
     say("all results match DuckDB's")
     return 0

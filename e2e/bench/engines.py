@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,10 @@ from pathlib import Path
 
 from data import DATASETS, Dataset, Table
 from stream_load import stream_load_file
+
+# The client tests' server helper, for its port picking.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "clients"))
+from cairn_server import free_ports  # noqa: E402
 
 THREADS = 2
 
@@ -83,19 +88,6 @@ class Engine:
 
 # ---------------------------------------------------------------------------------------- Cairn
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.bind(("127.0.0.1", 0))
-            sockets.append(listener)
-        return [listener.getsockname()[1] for listener in sockets]
-    finally:
-        for listener in sockets:
-            listener.close()
-
-
 def cairn_binary(profile: str = "release") -> Path:
     """$CAIRN_BIN, else <target>/<profile>/cairn with <target> = $CARGO_TARGET_DIR or
     $CAIRN_CACHE/target (where e2e/run-all.sh builds)."""
@@ -130,7 +122,7 @@ class Cairn(Engine):
         self.process: subprocess.Popen | None = None
         self.connections: dict[str, object] = {}
         (self.query_port, self.http_port, self.be_http_port, self.be_port, self.rpc_port,
-         self.edit_log_port) = _free_ports(6)
+         self.edit_log_port) = free_ports(6)
         self.data_dir = work_dir / "data"
         self.log_path = work_dir / "cairn.log"
         self.load_stats: dict[str, dict] = {}

@@ -29,8 +29,6 @@ import argparse
 import datetime
 import json
 import math
-import os
-import platform
 import shutil
 import signal
 import statistics
@@ -46,7 +44,7 @@ from typing import Callable, Optional
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from bench import REPOSITORY, WORK, git_commit, say  # noqa: E402
+from bench import REPOSITORY, WORK, git_commit, machine, report_failures, save_results, say  # noqa: E402
 from data import ALL_TABLES, Dataset, ensure_data, scale_name  # noqa: E402
 from engines import Cairn, DuckDB, EngineError, _duckdb_type, cairn_binary, fresh_dir  # noqa: E402
 from stream_load import StreamLoadError, stream_load_bytes  # noqa: E402
@@ -767,8 +765,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "started": started_at.isoformat(),
         "command": [sys.argv[0], *argv],
         "commit": git_commit(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": machine(),
         "scale": scale,
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "references": {"starrocks_stream_load_mb_per_s_2vcpu": STARROCKS_STREAM_LOAD_MB_S,
@@ -777,17 +774,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         "results": results,
         "failures": failures,
     }
-    text = json.dumps(document, indent=1, default=str) + "\n"
     output = args.work_dir / f"ingest-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
-    output.write_text(text)
-    (args.work_dir / "ingest-latest.json").write_text(text)
-    say(f"\nresults: {output}")
-    if failures:
-        say(f"\nFAILED: {len(failures)} problem(s):")
-        for failure in failures:
-            say(f"  {failure}")
-        return 1
-    return 0
+    save_results(document, output, args.work_dir / "ingest-latest.json")
+    return 1 if report_failures(failures) else 0
 
 
 if __name__ == "__main__":

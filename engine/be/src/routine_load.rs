@@ -39,11 +39,9 @@ pub struct RoutineLoadTask {
     pub definition_version: u64,
 }
 
-/// What a task did. A task that read nothing has no transaction.
+/// What a task did; a task that read nothing committed nothing.
 #[derive(Debug, Clone, Default)]
 pub struct RoutineLoadTaskOutcome {
-    pub transaction_id: Option<u64>,
-    pub messages: u64,
     /// The committed batch (rows, offsets and counts), when there was one.
     pub committed: Option<RoutineLoadCommit>,
     pub error_url: Option<String>,
@@ -115,13 +113,9 @@ impl RoutineLoadExecutor {
         let batch = reader.read(&task.offsets, task.limits, &mut stop).await;
         self.readers.lock().insert(key, reader);
         let batch = batch?;
-        let mut outcome = RoutineLoadTaskOutcome {
-            messages: batch.messages.len() as u64,
-            ..RoutineLoadTaskOutcome::default()
-        };
+        let mut outcome = RoutineLoadTaskOutcome::default();
         // A stopped job loads nothing more; what was read is read again when it resumes.
         if batch.messages.is_empty() || *stop.borrow() {
-            outcome.messages = 0;
             return Ok(outcome);
         }
 
@@ -144,7 +138,6 @@ impl RoutineLoadExecutor {
                 load_type: "ROUTINE_LOAD",
             })
             .await?;
-        outcome.transaction_id = Some(transaction.transaction_id);
         let prepared = async {
             let plan = LoadPlan::new(options, transaction.columns.clone())?;
             let partial_update = plan.partial_update_columns(&transaction)?;

@@ -337,8 +337,9 @@ impl Tablet {
         Ok(())
     }
 
-    /// Opens the rowsets making up `version`, in version order.
-    pub fn open_version(&self, version: Version) -> Result<Vec<OpenRowset>> {
+    /// Runs `use_rowsets` on the rowsets making up `version`, in version order, under the
+    /// tablet's lock, so a sweep can not delete their files meanwhile.
+    fn with_rowsets_at<T>(&self, version: Version, use_rowsets: impl FnOnce(Vec<&RowsetMeta>) -> Result<T>) -> Result<T> {
         let meta = self.meta.lock();
         if version < meta.swept_until {
             // The rowsets of this version were merged and then swept: reading would return
@@ -352,27 +353,23 @@ impl Tablet {
             .current
             .iter()
             .chain(meta.stale.iter().map(|stale| &stale.rowset));
-        select_rowsets(all, version)
-            .into_iter()
-            .map(|rowset| OpenRowset::open(&self.directory, rowset))
-            .collect()
+        use_rowsets(select_rowsets(all, version))
+    }
+
+    /// Opens the rowsets making up `version`, in version order.
+    pub fn open_version(&self, version: Version) -> Result<Vec<OpenRowset>> {
+        self.with_rowsets_at(version, |rowsets| {
+            rowsets
+                .into_iter()
+                .map(|rowset| OpenRowset::open(&self.directory, rowset))
+                .collect()
+        })
     }
 
     /// The rows stored at `version`, from rowset metadata alone: the answer to `count(*)` of a
     /// DUPLICATE KEY tablet, where no row replaces another.
     pub fn row_count_at(&self, version: Version) -> Result<u64> {
-        let meta = self.meta.lock();
-        if version < meta.swept_until {
-            return Err(StorageError::VersionNotFound {
-                tablet_id: meta.tablet_id,
-                version,
-            });
-        }
-        let all = meta
-            .current
-            .iter()
-            .chain(meta.stale.iter().map(|stale| &stale.rowset));
-        Ok(select_rowsets(all, version).iter().map(|rowset| rowset.num_rows).sum())
+        self.with_rowsets_at(version, |rowsets| Ok(rowsets.iter().map(|rowset| rowset.num_rows).sum()))
     }
 
     /// Current rowsets, for compaction to choose from.
