@@ -8,16 +8,19 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use cairn_storage::DecodedCache;
+
 use crate::metrics::BackendMetrics;
 
-pub fn router(metrics: Arc<BackendMetrics>, stream_load: Router) -> Router {
+pub fn router(metrics: Arc<BackendMetrics>, page_cache: Arc<DecodedCache>, stream_load: Router) -> Router {
     stream_load
         .route("/api/health", get(health))
         .route(
             "/metrics",
             get(move || {
                 let metrics = Arc::clone(&metrics);
-                async move { render_metrics(&metrics) }
+                let page_cache = Arc::clone(&page_cache);
+                async move { render_metrics(&metrics, &page_cache) }
             }),
         )
 }
@@ -26,7 +29,7 @@ async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "OK", "msg": "To Be Added"}))
 }
 
-fn render_metrics(metrics: &BackendMetrics) -> axum::response::Response {
+fn render_metrics(metrics: &BackendMetrics, page_cache: &DecodedCache) -> axum::response::Response {
     let lines = [
         ("starrocks_be_compactions_total", "Compactions done.", &metrics.compactions),
         (
@@ -48,6 +51,17 @@ fn render_metrics(metrics: &BackendMetrics) -> axum::response::Response {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
             BackendMetrics::get(counter)
         ));
+    }
+    let cache = page_cache.statistics();
+    let cache_lines = [
+        ("starrocks_be_page_cache_capacity", "gauge", "Bytes the decoded-column cache may hold.", cache.capacity_bytes),
+        ("starrocks_be_page_cache_used_bytes", "gauge", "Bytes the decoded-column cache holds.", cache.used_bytes),
+        ("starrocks_be_page_cache_lookup_count", "counter", "Lookups in the decoded-column cache.", cache.hits + cache.misses),
+        ("starrocks_be_page_cache_hit_count", "counter", "Lookups the decoded-column cache answered.", cache.hits),
+        ("starrocks_be_page_cache_evictions_total", "counter", "Entries evicted from the decoded-column cache.", cache.evictions),
+    ];
+    for (name, kind, help, value) in cache_lines {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -16,6 +16,7 @@ use crate::service::{
 use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
 use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
 use cairn_storage::scan::scan_tablet;
+use cairn_storage::{DecodedCache, ScanOptions};
 use cairn_storage::{StorageError, TabletManager, TabletStatistics};
 
 #[derive(Debug, Clone)]
@@ -30,12 +31,15 @@ pub struct LocalBackendConfig {
     pub compaction: CompactionPolicy,
     /// How long replaced rowsets stay for readers of older versions.
     pub stale_rowset_retention: Duration,
+    /// Bytes of decoded columns kept for later scans (StarRocks' `storage_page_cache_limit`).
+    pub storage_page_cache_limit: usize,
 }
 
 pub struct LocalBackend {
     config: LocalBackendConfig,
     tablets: Arc<TabletManager>,
     metrics: Arc<BackendMetrics>,
+    page_cache: Arc<DecodedCache>,
 }
 
 impl LocalBackend {
@@ -47,10 +51,15 @@ impl LocalBackend {
             }
         })?;
         Ok(Arc::new(LocalBackend {
+            page_cache: Arc::new(DecodedCache::new(config.storage_page_cache_limit)),
             config,
             tablets: Arc::new(tablets),
             metrics: Arc::new(BackendMetrics::default()),
         }))
+    }
+
+    pub fn page_cache(&self) -> Arc<DecodedCache> {
+        Arc::clone(&self.page_cache)
     }
 
     pub fn metrics(&self) -> Arc<BackendMetrics> {
@@ -249,12 +258,18 @@ impl BackendService for LocalBackend {
         let backend_id = self.config.backend_id;
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<RecordBatch, BackendError>>(2);
         let failure_sender = sender.clone();
+        let page_cache = Arc::clone(&self.page_cache);
         let scan = tokio::task::spawn_blocking(move || {
+            let options = ScanOptions {
+                predicate: request.predicate.as_ref(),
+                cache: &page_cache,
+            };
             let result = scan_tablet(
                 &tablet,
                 request.version,
                 &request.schema,
                 &request.projection,
+                &options,
                 |batch| sender.blocking_send(Ok(batch)).is_ok(),
             );
             if let Err(source) = result {

@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 
 use cairn_common::KeysType;
 use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
-pub use cairn_storage::{TabletSchema, TabletStatistics, WriteMode};
+pub use cairn_storage::{Comparison, ScanPredicate, ScanValue, TabletSchema, TabletStatistics, WriteMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -45,6 +45,8 @@ pub struct ScanRequest {
     pub schema: TabletSchema,
     /// Indices into `schema.columns`.
     pub projection: Vec<usize>,
+    /// The query's filters, for skipping row groups; the query still applies them itself.
+    pub predicate: Option<ScanPredicate>,
 }
 
 pub type BatchStream = BoxStream<'static, Result<RecordBatch, BackendError>>;

@@ -64,6 +64,10 @@ pub(crate) struct Allin1Args {
     /// The `time_zone` sessions start with.
     #[arg(long, env = "CAIRN_TIME_ZONE")]
     pub(crate) time_zone: Option<String>,
+    /// Memory for decoded columns that warm queries reuse: a share of the machine's memory
+    /// (`20%`), bytes (`4G`, `512M`, `1073741824`), or `0` to turn the cache off.
+    #[arg(long, env = "CAIRN_STORAGE_PAGE_CACHE_LIMIT")]
+    pub(crate) storage_page_cache_limit: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "CAIRN_LOG_FORMAT")]
     pub(crate) log_format: Option<String>,
@@ -92,6 +96,8 @@ pub(crate) struct Allin1Config {
     pub(crate) max_allowed_packet: usize,
     pub(crate) streaming_load_max_mb: u64,
     pub(crate) time_zone: String,
+    /// In bytes.
+    pub(crate) storage_page_cache_limit: usize,
     pub(crate) log_format: String,
     pub(crate) demo: Option<String>,
 }
@@ -132,11 +138,57 @@ where
     }
 }
 
-const KNOWN_KEYS: [&str; 19] = [
+/// A memory size: a percentage of the machine's memory, or bytes with an optional K/M/G/T.
+fn parse_memory_size(text: &str) -> anyhow::Result<usize> {
+    let text = text.trim();
+    if let Some(percent) = text.strip_suffix('%') {
+        let percent: f64 = percent
+            .trim()
+            .parse()
+            .map_err(|error| anyhow::anyhow!("{text:?} is not a percentage: {error}"))?;
+        if !(0.0..=100.0).contains(&percent) {
+            bail!("{text:?} is not between 0% and 100%");
+        }
+        return Ok((physical_memory_bytes()? as f64 * percent / 100.0) as usize);
+    }
+    let (digits, multiplier) = match text.char_indices().last() {
+        Some((index, unit)) if unit.is_ascii_alphabetic() => {
+            let multiplier: usize = match unit.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => bail!("{text:?} has an unknown unit {unit:?}; use K, M, G, T or %"),
+            };
+            (&text[..index], multiplier)
+        }
+        _ => (text, 1),
+    };
+    let value: usize = digits
+        .trim()
+        .parse()
+        .map_err(|error| anyhow::anyhow!("{text:?} is not a memory size: {error}"))?;
+    value
+        .checked_mul(multiplier)
+        .ok_or_else(|| anyhow::anyhow!("{text:?} is too large"))
+}
+
+/// MemTotal of /proc/meminfo.
+fn physical_memory_bytes() -> anyhow::Result<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").context("failed to read /proc/meminfo for a percentage of memory")?;
+    let kilobytes = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .context("/proc/meminfo has no MemTotal")?;
+    Ok(kilobytes.saturating_mul(1024))
+}
+
+const KNOWN_KEYS: [&str; 20] = [
     "data_dir", "host", "query_port", "http_port", "rpc_port", "edit_log_port", "be_port", "be_http_port",
     "default_buckets", "checkpoint_interval", "compaction_interval_seconds", "compaction_min_rowsets",
     "stale_rowset_retention_seconds", "max_connections", "max_allowed_packet", "time_zone", "log_format", "demo",
-    "streaming_load_max_mb",
+    "streaming_load_max_mb", "storage_page_cache_limit",
 ];
 
 impl Allin1Args {
@@ -167,6 +219,13 @@ impl Allin1Args {
             // The body is held in memory while it loads, so the default stays well under RAM.
             streaming_load_max_mb: pick(self.streaming_load_max_mb, &file, "streaming_load_max_mb", 4096)?,
             time_zone: pick(self.time_zone, &file, "time_zone", "UTC".to_string())?,
+            storage_page_cache_limit: parse_memory_size(&pick(
+                self.storage_page_cache_limit,
+                &file,
+                "storage_page_cache_limit",
+                "20%".to_string(),
+            )?)
+            .context("storage_page_cache_limit")?,
             log_format: pick(self.log_format, &file, "log_format", "text".to_string())?,
             demo: match self.demo {
                 Some(demo) => Some(demo),
@@ -188,5 +247,24 @@ impl Allin1Args {
             }
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory_size;
+
+    #[test]
+    fn memory_sizes_take_units_and_percentages() {
+        assert_eq!(parse_memory_size("0").ok(), Some(0));
+        assert_eq!(parse_memory_size("1073741824").ok(), Some(1 << 30));
+        assert_eq!(parse_memory_size("512M").ok(), Some(512 << 20));
+        assert_eq!(parse_memory_size("4g").ok(), Some(4 << 30));
+        let share = parse_memory_size("20%").expect("a percentage of memory");
+        let whole = parse_memory_size("100%").expect("all of memory");
+        assert!(share > 0 && share < whole, "20% = {share}, 100% = {whole}");
+        for bad in ["", "12X", "-5M", "150%", "lots"] {
+            assert!(parse_memory_size(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 }

@@ -70,6 +70,7 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
             ..CompactionPolicy::default()
         },
         stale_rowset_retention: Duration::from_secs(config.stale_rowset_retention_seconds),
+        storage_page_cache_limit: config.storage_page_cache_limit,
     })?;
     let backend_metrics = backend.metrics();
     let frontend = Frontend::open(
@@ -108,7 +109,7 @@ async fn run_allin1(config: config::Allin1Config) -> anyhow::Result<()> {
             max_body_bytes: config.streaming_load_max_mb.saturating_mul(1 << 20),
         },
     );
-    let be_router = cairn_be::http::router(Arc::clone(&backend_metrics), stream_load);
+    let be_router = cairn_be::http::router(Arc::clone(&backend_metrics), backend.page_cache(), stream_load);
     let compaction_metrics = Arc::clone(&backend_metrics);
     let extra_metrics: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
         let compactions = cairn_be::BackendMetrics::get(&compaction_metrics.compactions);

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod partial_update;
 pub mod partition;
 pub mod process;
+pub mod pruning;
 pub mod routine_load;
 pub mod router;
 pub mod session;

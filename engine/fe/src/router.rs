@@ -88,23 +88,35 @@ fn hash_column(array: &ArrayRef, hashers: &mut [crc32fast::Hasher]) -> Result<()
     Ok(())
 }
 
+/// The bucket of each row of `columns`, the distribution columns in the table's types and
+/// order. Scans use it too, to read only the bucket an equality filter names.
+pub fn hash_buckets(columns: &[ArrayRef], rows: usize, buckets: usize) -> Result<Vec<usize>, FeError> {
+    let mut hashers = vec![crc32fast::Hasher::new(); rows];
+    for column in columns {
+        hash_column(column, &mut hashers)?;
+    }
+    Ok(hashers
+        .into_iter()
+        .map(|hasher| hasher.finalize() as usize % buckets.max(1))
+        .collect())
+}
+
 /// Bucket of each row.
 pub fn bucket_indices(table: &Table, batch: &RecordBatch, round_robin_start: usize) -> Result<Vec<usize>, FeError> {
     let buckets = table.bucket_count.max(1) as usize;
     match &table.definition.distribution {
         Some(DistributionDesc::Hash { columns, .. }) => {
-            let mut hashers = vec![crc32fast::Hasher::new(); batch.num_rows()];
-            for name in columns {
-                let index = table
-                    .definition
-                    .column_index(name)
-                    .ok_or_else(|| FeError::internal(format!("distribution column '{name}' is missing")))?;
-                hash_column(batch.column(index), &mut hashers)?;
-            }
-            Ok(hashers
-                .into_iter()
-                .map(|hasher| hasher.finalize() as usize % buckets)
-                .collect())
+            let arrays = columns
+                .iter()
+                .map(|name| {
+                    let index = table
+                        .definition
+                        .column_index(name)
+                        .ok_or_else(|| FeError::internal(format!("distribution column '{name}' is missing")))?;
+                    Ok(std::sync::Arc::clone(batch.column(index)))
+                })
+                .collect::<Result<Vec<ArrayRef>, FeError>>()?;
+            hash_buckets(&arrays, batch.num_rows(), buckets)
         }
         _ => {
             // RANDOM distribution spreads each load over the buckets in blocks.

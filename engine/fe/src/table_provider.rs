@@ -13,24 +13,23 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
-use datafusion::common::{Result as DataFusionResult, ScalarValue, Statistics};
+use datafusion::common::{Result as DataFusionResult, Statistics};
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, ReplaceChildrenOptions, ChildrenPropertiesMode};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
 
-use cairn_be::{BackendService, ScanRequest, TabletSchema};
+use cairn_be::{BackendService, ScanPredicate, ScanRequest, TabletSchema};
 use cairn_common::ids::{TabletId, Version};
-use cairn_common::{ColumnType, KeysType, PartitionDesc};
+use cairn_common::KeysType;
 
 use crate::catalog::Table;
 use crate::metadata::Metadata;
-use crate::partition::parse_key;
 
 /// DataFusion lower-cases unquoted identifiers, and MySQL column names are case-insensitive,
 /// so tables expose lower-case column names to the planner.
@@ -220,135 +219,6 @@ impl fmt::Debug for OlapTable {
     }
 }
 
-/// Inclusive bounds on the partition key that the filters allow.
-fn key_bounds(filters: &[Expr], column: &str, column_type: ColumnType) -> (i64, i64) {
-    let mut low = i64::MIN;
-    let mut high = i64::MAX;
-    let mut visit = |expr: &Expr| {
-        let mut conjuncts = Vec::new();
-        split_conjunction(expr, &mut conjuncts);
-        for conjunct in conjuncts {
-            match conjunct {
-                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                    let (column_side, literal, op) = match (left.as_ref(), right.as_ref()) {
-                        (Expr::Column(c), Expr::Literal(value, _)) => (c, value, *op),
-                        (Expr::Literal(value, _), Expr::Column(c)) => match op.swap() {
-                            Some(swapped) => (c, value, swapped),
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
-                    if !column_side.name.eq_ignore_ascii_case(column) {
-                        continue;
-                    }
-                    let Some(key) = literal_key(literal, column_type) else { continue };
-                    match op {
-                        Operator::Eq => {
-                            low = low.max(key);
-                            high = high.min(key);
-                        }
-                        Operator::Gt | Operator::GtEq => low = low.max(key),
-                        Operator::Lt | Operator::LtEq => high = high.min(key),
-                        _ => {}
-                    }
-                }
-                Expr::Between(between) if !between.negated => {
-                    if let (Expr::Column(c), Expr::Literal(lower, _), Expr::Literal(upper, _)) =
-                        (between.expr.as_ref(), between.low.as_ref(), between.high.as_ref())
-                    {
-                        if c.name.eq_ignore_ascii_case(column) {
-                            if let Some(key) = literal_key(lower, column_type) {
-                                low = low.max(key);
-                            }
-                            if let Some(key) = literal_key(upper, column_type) {
-                                high = high.min(key);
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    };
-    for filter in filters {
-        visit(filter);
-    }
-    (low, high)
-}
-
-fn split_conjunction<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
-    match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
-            split_conjunction(left, out);
-            split_conjunction(right, out);
-        }
-        other => out.push(other),
-    }
-}
-
-/// A literal as a partition key, rounding so that pruning only ever keeps too much.
-fn literal_key(value: &ScalarValue, column_type: ColumnType) -> Option<i64> {
-    const MICROS_PER_DAY: i64 = 86_400_000_000;
-    let micros = match value {
-        ScalarValue::TimestampSecond(Some(v), _) => Some(v.checked_mul(1_000_000)?),
-        ScalarValue::TimestampMillisecond(Some(v), _) => Some(v.checked_mul(1_000)?),
-        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
-        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
-        _ => None,
-    };
-    match column_type {
-        ColumnType::DateTime => match value {
-            ScalarValue::Date32(Some(days)) => Some(i64::from(*days) * MICROS_PER_DAY),
-            ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) => parse_key(column_type, text).ok(),
-            _ => micros,
-        },
-        ColumnType::Date => match value {
-            ScalarValue::Date32(Some(days)) => Some(i64::from(*days)),
-            ScalarValue::Utf8(Some(text)) | ScalarValue::Utf8View(Some(text)) => parse_key(column_type, text).ok(),
-            _ => micros.map(|micros| micros.div_euclid(MICROS_PER_DAY)),
-        },
-        _ => match value {
-            ScalarValue::Int8(Some(v)) => Some(i64::from(*v)),
-            ScalarValue::Int16(Some(v)) => Some(i64::from(*v)),
-            ScalarValue::Int32(Some(v)) => Some(i64::from(*v)),
-            ScalarValue::Int64(Some(v)) => Some(*v),
-            ScalarValue::UInt8(Some(v)) => Some(i64::from(*v)),
-            ScalarValue::UInt16(Some(v)) => Some(i64::from(*v)),
-            ScalarValue::UInt32(Some(v)) => Some(i64::from(*v)),
-            _ => None,
-        },
-    }
-}
-
-impl OlapTable {
-    /// Tablets to read, with the version of each, after partition pruning.
-    fn tablets_to_scan(&self, filters: &[Expr]) -> Vec<(TabletId, Version)> {
-        let column = match &self.table.definition.partition {
-            PartitionDesc::Range { columns, .. } => columns.first().cloned(),
-            PartitionDesc::TimeExpression { column, .. } => Some(column.clone()),
-            PartitionDesc::Unpartitioned => None,
-        };
-        let bounds = column.as_ref().and_then(|column| {
-            let column_type = self.table.definition.column(column)?.column_type;
-            Some(key_bounds(filters, column, column_type))
-        });
-        self.table
-            .partitions
-            .values()
-            .filter(|partition| match (bounds, partition.range) {
-                (Some((low, high)), Some(range)) => range.lower <= high && low < range.upper,
-                _ => true,
-            })
-            .flat_map(|partition| {
-                partition
-                    .tablets
-                    .iter()
-                    .map(move |tablet| (tablet.id, partition.visible_version))
-            })
-            .collect()
-    }
-}
-
 #[async_trait]
 impl TableProvider for OlapTable {
     fn schema(&self) -> SchemaRef {
@@ -376,7 +246,8 @@ impl TableProvider for OlapTable {
             None => (0..self.schema.fields().len()).collect(),
         };
         let output_schema = Arc::new(self.schema.project(&projection)?);
-        let tablets = self.tablets_to_scan(filters);
+        let tablets = crate::pruning::tablets_to_scan(&self.table, filters);
+        let predicate = crate::pruning::scan_predicate(&self.table, filters);
         // Rows are counted from rowset metadata only where no row replaces another and no
         // filter drops any.
         let exact_rows = if filters.is_empty() && self.table.keys_type() == KeysType::Duplicate {
@@ -396,6 +267,7 @@ impl TableProvider for OlapTable {
             tablet_schema(&self.table),
             projection,
             groups,
+            predicate,
             Arc::clone(&self.backend),
         )
         .with_exact_rows(exact_rows)))
@@ -409,6 +281,8 @@ pub struct TabletScanExec {
     tablet_schema: TabletSchema,
     projection: Vec<usize>,
     groups: Vec<Vec<(TabletId, Version)>>,
+    /// The query's filters for storage to skip row groups with.
+    predicate: Option<ScanPredicate>,
     backend: Arc<dyn BackendService>,
     properties: Arc<PlanProperties>,
     /// The exact number of rows the scan returns, when metadata tells it (a DUPLICATE KEY
@@ -423,6 +297,7 @@ impl TabletScanExec {
         tablet_schema: TabletSchema,
         projection: Vec<usize>,
         groups: Vec<Vec<(TabletId, Version)>>,
+        predicate: Option<ScanPredicate>,
         backend: Arc<dyn BackendService>,
     ) -> Self {
         let properties = PlanProperties::new(
@@ -437,6 +312,7 @@ impl TabletScanExec {
             tablet_schema,
             projection,
             groups,
+            predicate,
             backend,
             properties: Arc::new(properties),
             exact_rows: None,
@@ -523,6 +399,7 @@ impl ExecutionPlan for TabletScanExec {
         let backend = Arc::clone(&self.backend);
         let tablet_schema = self.tablet_schema.clone();
         let projection = self.projection.clone();
+        let predicate = self.predicate.clone();
         let schema = Arc::clone(&self.schema);
         let output_schema = Arc::clone(&schema);
         let stream = futures::stream::iter(tablets)
@@ -532,6 +409,7 @@ impl ExecutionPlan for TabletScanExec {
                     version,
                     schema: tablet_schema.clone(),
                     projection: projection.clone(),
+                    predicate: predicate.clone(),
                 };
                 match backend.scan(request) {
                     Ok(stream) => stream

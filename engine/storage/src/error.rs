@@ -28,6 +28,8 @@ pub enum StorageError {
         path: String,
         source: serde_json::Error,
     },
+    #[error("rowset {path} is corrupt: {detail}")]
+    CorruptRowset { path: String, detail: String },
     #[error("tablet {tablet_id} has no rowsets reaching version {version}")]
     VersionNotFound { tablet_id: TabletId, version: Version },
     #[error("transaction {transaction_id} is not pending on tablet {tablet_id}")]

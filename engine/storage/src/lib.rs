@@ -3,10 +3,13 @@
 //! rowset of its transaction, then made visible at a version when the FE publishes the
 //! transaction. Readers pick the rowsets of a version with StarRocks' version path rule
 //! ([`version_path`]), so compaction and DELETE can replace rowsets while older readers
-//! finish on the stale ones.
+//! finish on the stale ones. Scans skip row groups by their min/max statistics
+//! ([`predicate`]) and keep decoded columns in a byte-bounded cache ([`cache`]).
 
+pub mod cache;
 pub mod compaction;
 pub mod error;
+pub mod predicate;
 pub mod rowset;
 pub mod scan;
 pub mod tablet;
@@ -15,6 +18,8 @@ pub mod version_path;
 
 pub use error::StorageError;
 pub use rowset::RowsetMeta;
-pub use scan::TabletSchema;
+pub use cache::{CacheStatistics, DecodedCache};
+pub use predicate::{Comparison, ScanPredicate, ScanValue};
+pub use scan::{ScanOptions, TabletSchema};
 pub use tablet::{Tablet, TabletStatistics, WriteMode};
 pub use tablet_manager::TabletManager;

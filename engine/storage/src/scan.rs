@@ -11,7 +11,9 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::arrow::util::display::FormatOptions;
 use serde::{Deserialize, Serialize};
 
+use crate::cache::DecodedCache;
 use crate::error::{Result, StorageError};
+use crate::predicate::{RowGroupPruner, ScanPredicate};
 use crate::tablet::Tablet;
 use cairn_common::ids::Version;
 use cairn_common::{ColumnDefinition, DefaultValue, KeysType};
@@ -163,17 +165,48 @@ pub fn deduplicate_keep_last(batch: &RecordBatch, key_columns: &[String]) -> Res
     take_record_batch(batch, &UInt32Array::from(keep)).map_err(arrow_error)
 }
 
+/// Rows per batch a scan hands to the query. Row groups are larger; slicing them is free
+/// and keeps DataFusion's operators at their usual batch sizes.
+pub const SCAN_BATCH_ROWS: usize = 65_536;
+
+/// What a scan may use besides the tablet: filters to skip row groups with, and the cache
+/// of decoded columns.
+pub struct ScanOptions<'a> {
+    pub predicate: Option<&'a ScanPredicate>,
+    pub cache: &'a DecodedCache,
+}
+
+/// Calls `emit` with `batch` in slices of at most [`SCAN_BATCH_ROWS`]; `false` once it refuses.
+fn emit_sliced(batch: &RecordBatch, emit: &mut impl FnMut(RecordBatch) -> bool) -> bool {
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let length = SCAN_BATCH_ROWS.min(batch.num_rows() - offset);
+        if !emit(batch.slice(offset, length)) {
+            return false;
+        }
+        offset += length;
+    }
+    true
+}
+
 /// Reads `tablet` at `version`, calling `emit` with each batch of the projected columns until
-/// it returns `false` (the reader went away).
+/// it returns `false` (the reader went away). Rows the predicate rules out may be left out
+/// (whole row groups at a time); rows it does not rule out are all returned.
 pub fn scan_tablet(
     tablet: &Tablet,
     version: Version,
     schema: &TabletSchema,
     projection: &[usize],
+    options: &ScanOptions<'_>,
     mut emit: impl FnMut(RecordBatch) -> bool,
 ) -> Result<()> {
     let rowsets = tablet.open_version(version)?;
     let merge_by_key = schema.keys_type == KeysType::Primary && rowsets.len() > 1;
+    let predicate = match (options.predicate, merge_by_key) {
+        (Some(predicate), true) => predicate.restricted_to(&schema.key_columns),
+        (predicate, _) => predicate.cloned(),
+    };
+    let pruner = predicate.as_ref().and_then(|predicate| RowGroupPruner::new(predicate, schema));
     // A primary key merge needs the key columns even when the query does not.
     let mut read_projection: Vec<usize> = projection.to_vec();
     if merge_by_key {
@@ -192,19 +225,21 @@ pub fn scan_tablet(
         .collect();
     if !merge_by_key {
         for rowset in rowsets {
-            for batch in rowset.read(&column_names)? {
-                if !emit(adapt_batch(&batch, schema, &read_projection, &read_schema)?) {
-                    return Ok(());
-                }
+            let more = rowset.read_row_groups(&column_names, pruner.as_ref(), options.cache, |batch| {
+                Ok(emit_sliced(&adapt_batch(&batch, schema, &read_projection, &read_schema)?, &mut emit))
+            })?;
+            if !more {
+                return Ok(());
             }
         }
         return Ok(());
     }
     let mut batches = Vec::new();
     for rowset in rowsets {
-        for batch in rowset.read(&column_names)? {
+        rowset.read_row_groups(&column_names, pruner.as_ref(), options.cache, |batch| {
             batches.push(adapt_batch(&batch, schema, &read_projection, &read_schema)?);
-        }
+            Ok(true)
+        })?;
     }
     let merged = concat_batches(&read_schema, &batches).map_err(|source| StorageError::Arrow {
         action: "merging rowsets",
@@ -217,8 +252,6 @@ pub fn scan_tablet(
             action: "projecting merged rows",
             source,
         })?;
-    if output.num_rows() > 0 {
-        emit(output);
-    }
+    emit_sliced(&output, &mut emit);
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use cairn_common::{ColumnDefinition, ColumnType, KeysType};
 use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
 use cairn_storage::scan::scan_tablet;
-use cairn_storage::{TabletManager, TabletSchema, WriteMode};
+use cairn_storage::rowset::ROW_GROUP_SIZE;
+use cairn_storage::{Comparison, DecodedCache, ScanOptions, ScanPredicate, ScanValue, TabletManager, TabletSchema, WriteMode};
 use datafusion::arrow::array::{Array, Int32Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::concat_batches;
 
@@ -45,9 +46,22 @@ fn batch(schema: &TabletSchema, ids: &[i32], values: &[i64]) -> RecordBatch {
 }
 
 fn read(manager: &TabletManager, tablet_id: u64, version: u64, schema: &TabletSchema) -> Vec<(i32, i64)> {
+    read_with(manager, tablet_id, version, schema, None, &DecodedCache::new(1 << 20))
+}
+
+/// The rows a scan returns, before the query applies its filters.
+fn read_with(
+    manager: &TabletManager,
+    tablet_id: u64,
+    version: u64,
+    schema: &TabletSchema,
+    predicate: Option<&ScanPredicate>,
+    cache: &DecodedCache,
+) -> Vec<(i32, i64)> {
     let tablet = manager.tablet(tablet_id).expect("tablet");
     let mut batches = Vec::new();
-    scan_tablet(&tablet, version, schema, &[0, 1], |batch| {
+    let options = ScanOptions { predicate, cache };
+    scan_tablet(&tablet, version, schema, &[0, 1], &options, |batch| {
         batches.push(batch);
         true
     })
@@ -170,4 +184,156 @@ fn reading_a_version_whose_rowsets_were_swept_is_an_error_not_short_results() {
     let manager = TabletManager::open(directory.path().to_path_buf()).expect("reopen");
     let tablet = manager.tablet(1).expect("tablet");
     assert!(tablet.open_version(2).is_err());
+}
+
+fn compare(column: &str, comparison: Comparison, value: ScanValue) -> ScanPredicate {
+    ScanPredicate::Compare {
+        column: column.to_string(),
+        comparison,
+        value,
+    }
+}
+
+/// A DUPLICATE KEY tablet of ids `0..rows` (value = 2 * id) in one rowset of several row groups.
+fn tablet_of_sequential_ids(directory: &std::path::Path, rows: usize) -> (TabletManager, TabletSchema) {
+    let schema = schema(KeysType::Duplicate);
+    let manager = TabletManager::open(directory.to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
+    let ids: Vec<i32> = (0..rows as i32).collect();
+    let values: Vec<i64> = ids.iter().map(|id| i64::from(*id) * 2).collect();
+    tablet
+        .write(1, &schema.arrow_schema(), &[batch(&schema, &ids, &values)], WriteMode::Append)
+        .expect("write");
+    tablet.publish(1, 2).expect("publish");
+    (manager, schema)
+}
+
+#[test]
+fn min_max_statistics_skip_row_groups_and_keep_every_match() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let rows = 3 * ROW_GROUP_SIZE;
+    let (manager, schema) = tablet_of_sequential_ids(directory.path(), rows);
+    let cache = DecodedCache::new(0);
+    let everything = read_with(&manager, 1, 2, &schema, None, &cache);
+    assert_eq!(everything.len(), rows);
+
+    // 10 <= id < 20 lies in the first row group only.
+    let range = ScanPredicate::And(vec![
+        compare("id", Comparison::GreaterOrEqual, ScanValue::Int(10)),
+        compare("id", Comparison::Less, ScanValue::Int(20)),
+    ]);
+    let read = read_with(&manager, 1, 2, &schema, Some(&range), &cache);
+    assert_eq!(read.len(), ROW_GROUP_SIZE, "only the first row group is read");
+    let matching: Vec<(i32, i64)> = read.into_iter().filter(|(id, _)| (10..20).contains(id)).collect();
+    assert_eq!(matching, (10..20).map(|id| (id, i64::from(id) * 2)).collect::<Vec<_>>());
+
+    // Last row group, found through the value column and an IN list.
+    let last = rows as i64 - 1;
+    let in_list = ScanPredicate::InList {
+        column: "value".to_string(),
+        values: vec![ScanValue::Int(last * 2), ScanValue::Int(-4)],
+        negated: false,
+    };
+    let read = read_with(&manager, 1, 2, &schema, Some(&in_list), &cache);
+    assert_eq!(read.len(), ROW_GROUP_SIZE);
+    assert!(read.contains(&(last as i32, last * 2)));
+
+    // Nothing can match: nothing is read.
+    let beyond = compare("id", Comparison::Greater, ScanValue::Int(rows as i64));
+    assert!(read_with(&manager, 1, 2, &schema, Some(&beyond), &cache).is_empty());
+
+    // A disjunction reads the row groups of either side.
+    let either = ScanPredicate::Or(vec![
+        compare("id", Comparison::Equal, ScanValue::Int(5)),
+        compare("id", Comparison::Equal, ScanValue::Int(last)),
+    ]);
+    assert_eq!(read_with(&manager, 1, 2, &schema, Some(&either), &cache).len(), 2 * ROW_GROUP_SIZE);
+
+    // What storage can not apply exactly prunes nothing: `id < 2.5` is not `id < 2`, a
+    // disjunction with an unknown column may match anywhere, and so may a zoned timestamp.
+    let inexact = compare("id", Comparison::Less, ScanValue::Float(2.5));
+    assert_eq!(read_with(&manager, 1, 2, &schema, Some(&inexact), &cache).len(), rows);
+    let unknown = ScanPredicate::Or(vec![
+        compare("id", Comparison::Equal, ScanValue::Int(5)),
+        compare("missing", Comparison::Equal, ScanValue::Int(5)),
+    ]);
+    assert_eq!(read_with(&manager, 1, 2, &schema, Some(&unknown), &cache).len(), rows);
+    // An exact float literal still prunes.
+    let exact = compare("id", Comparison::Less, ScanValue::Float(3.0));
+    assert_eq!(read_with(&manager, 1, 2, &schema, Some(&exact), &cache).len(), ROW_GROUP_SIZE);
+}
+
+#[test]
+fn primary_key_pruning_never_brings_back_a_replaced_row() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let schema = schema(KeysType::Primary);
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Primary, vec!["id".into()]).expect("create");
+    let arrow_schema = schema.arrow_schema();
+    tablet.write(1, &arrow_schema, &[batch(&schema, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+    tablet.write(2, &arrow_schema, &[batch(&schema, &[1], &[99])], WriteMode::Append).expect("write");
+    tablet.publish(2, 3).expect("publish");
+    let cache = DecodedCache::new(1 << 20);
+    // The newer rowset has no value 10; skipping it would make the old row of key 1 visible.
+    let value_is_10 = compare("value", Comparison::Equal, ScanValue::Int(10));
+    assert_eq!(read_with(&manager, 1, 3, &schema, Some(&value_is_10), &cache), vec![(1, 99), (2, 20)]);
+    // Key columns still prune: every version of a key has the same key.
+    let key_is_7 = compare("id", Comparison::Equal, ScanValue::Int(7));
+    assert!(read_with(&manager, 1, 3, &schema, Some(&key_is_7), &cache).is_empty());
+}
+
+#[test]
+fn a_second_scan_reads_decoded_columns_from_the_cache() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let rows = 2 * ROW_GROUP_SIZE + 7;
+    let (manager, schema) = tablet_of_sequential_ids(directory.path(), rows);
+    let cache = DecodedCache::new(64 << 20);
+    let first = read_with(&manager, 1, 2, &schema, None, &cache);
+    let after_first = cache.statistics();
+    assert_eq!(after_first.hits, 0);
+    // A footer and two columns of three row groups.
+    assert_eq!(after_first.entries, 7);
+    let second = read_with(&manager, 1, 2, &schema, None, &cache);
+    let after_second = cache.statistics();
+    assert_eq!(first, second);
+    assert_eq!(after_second.hits, 7, "footer and every column chunk come from the cache");
+    assert_eq!(after_second.misses, after_first.misses);
+    assert_eq!(first.len(), rows);
+    assert_eq!(first[rows - 1], (rows as i32 - 1, 2 * (rows as i64 - 1)));
+}
+
+#[test]
+fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
+    let mut old = schema(KeysType::Duplicate);
+    old.columns[0].unique_id = 1;
+    old.columns[1].unique_id = 2;
+    let rows = RecordBatch::try_new(old.storage_schema(), batch(&old, &[1, 2], &[10, 20]).columns().to_vec())
+        .expect("rows under the schema with ids");
+    tablet.write(1, &old.storage_schema(), &[rows], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+    // `value` was dropped and added again: a new id, and NULL in every existing row.
+    let mut new = old.clone();
+    new.columns[1].unique_id = 3;
+    let cache = DecodedCache::new(0);
+    let value_is_null = ScanPredicate::IsNull {
+        column: "value".to_string(),
+        negated: false,
+    };
+    let tablet = manager.tablet(1).expect("tablet");
+    let options = ScanOptions {
+        predicate: Some(&value_is_null),
+        cache: &cache,
+    };
+    let mut returned = 0;
+    scan_tablet(&tablet, 2, &new, &[0, 1], &options, |batch| {
+        assert_eq!(batch.column(1).null_count(), batch.num_rows());
+        returned += batch.num_rows();
+        true
+    })
+    .expect("scan");
+    assert_eq!(returned, 2);
 }

@@ -1,0 +1,317 @@
+//! The filters a scan hands to storage, as StarRocks' FE hands column predicates to its BE
+//! scanners. Storage uses them only to skip row groups whose min/max statistics (StarRocks'
+//! zone maps) prove that no row matches; the query still applies every filter to the rows it
+//! reads, so a predicate storage does not understand costs speed, never correctness.
+//!
+//! The predicate is plain data, not a DataFusion expression, because a remote backend receives
+//! it over the wire.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::Operator;
+use datafusion::parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{BinaryExpr, Literal, in_list, is_not_null, is_null};
+use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder, PruningStatistics};
+use serde::{Deserialize, Serialize};
+
+use crate::scan::{COLUMN_ID_METADATA_KEY, TabletSchema};
+
+/// A literal of a predicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ScanValue {
+    Boolean(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Decimal { value: i128, precision: u8, scale: i8 },
+    Text(String),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01 00:00:00, without a time zone (DATETIME).
+    DateTime(i64),
+}
+
+impl ScanValue {
+    /// The literal of a DataFusion filter; `None` for NULL and for types storage does not prune.
+    pub fn from_scalar(value: &ScalarValue) -> Option<ScanValue> {
+        Some(match value {
+            ScalarValue::Boolean(Some(v)) => ScanValue::Boolean(*v),
+            ScalarValue::Int8(Some(v)) => ScanValue::Int(i64::from(*v)),
+            ScalarValue::Int16(Some(v)) => ScanValue::Int(i64::from(*v)),
+            ScalarValue::Int32(Some(v)) => ScanValue::Int(i64::from(*v)),
+            ScalarValue::Int64(Some(v)) => ScanValue::Int(*v),
+            ScalarValue::UInt8(Some(v)) => ScanValue::UInt(u64::from(*v)),
+            ScalarValue::UInt16(Some(v)) => ScanValue::UInt(u64::from(*v)),
+            ScalarValue::UInt32(Some(v)) => ScanValue::UInt(u64::from(*v)),
+            ScalarValue::UInt64(Some(v)) => ScanValue::UInt(*v),
+            ScalarValue::Float32(Some(v)) => ScanValue::Float(f64::from(*v)),
+            ScalarValue::Float64(Some(v)) => ScanValue::Float(*v),
+            ScalarValue::Decimal128(Some(value), precision, scale) => ScanValue::Decimal {
+                value: *value,
+                precision: *precision,
+                scale: *scale,
+            },
+            ScalarValue::Utf8(Some(v)) | ScalarValue::LargeUtf8(Some(v)) | ScalarValue::Utf8View(Some(v)) => {
+                ScanValue::Text(v.clone())
+            }
+            ScalarValue::Date32(Some(v)) => ScanValue::Date(*v),
+            // A zoned timestamp is an instant, not a DATETIME; leave it to the query.
+            ScalarValue::TimestampSecond(Some(v), None) => ScanValue::DateTime(v.checked_mul(1_000_000)?),
+            ScalarValue::TimestampMillisecond(Some(v), None) => ScanValue::DateTime(v.checked_mul(1_000)?),
+            ScalarValue::TimestampMicrosecond(Some(v), None) => ScanValue::DateTime(*v),
+            ScalarValue::TimestampNanosecond(Some(v), None) if v % 1_000 == 0 => ScanValue::DateTime(v / 1_000),
+            _ => return None,
+        })
+    }
+
+    fn to_scalar(&self) -> ScalarValue {
+        match self {
+            ScanValue::Boolean(v) => ScalarValue::Boolean(Some(*v)),
+            ScanValue::Int(v) => ScalarValue::Int64(Some(*v)),
+            ScanValue::UInt(v) => ScalarValue::UInt64(Some(*v)),
+            ScanValue::Float(v) => ScalarValue::Float64(Some(*v)),
+            ScanValue::Decimal { value, precision, scale } => ScalarValue::Decimal128(Some(*value), *precision, *scale),
+            ScanValue::Text(v) => ScalarValue::Utf8(Some(v.clone())),
+            ScanValue::Date(v) => ScalarValue::Date32(Some(*v)),
+            ScanValue::DateTime(v) => ScalarValue::TimestampMicrosecond(Some(*v), None),
+        }
+    }
+
+    /// The literal in the column's type, only when the conversion is exact: `int_column < 2.5`
+    /// must not become `int_column < 2`.
+    pub fn to_scalar_of(&self, data_type: &DataType) -> Option<ScalarValue> {
+        let original = self.to_scalar();
+        if &original.data_type() == data_type {
+            return Some(original);
+        }
+        let converted = original.cast_to(data_type).ok()?;
+        if converted.is_null() {
+            return None;
+        }
+        let back = converted.cast_to(&original.data_type()).ok()?;
+        (back == original).then_some(converted)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Comparison {
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
+impl Comparison {
+    pub fn from_operator(operator: Operator) -> Option<Comparison> {
+        Some(match operator {
+            Operator::Eq => Comparison::Equal,
+            Operator::NotEq => Comparison::NotEqual,
+            Operator::Lt => Comparison::Less,
+            Operator::LtEq => Comparison::LessOrEqual,
+            Operator::Gt => Comparison::Greater,
+            Operator::GtEq => Comparison::GreaterOrEqual,
+            _ => return None,
+        })
+    }
+
+    fn operator(self) -> Operator {
+        match self {
+            Comparison::Equal => Operator::Eq,
+            Comparison::NotEqual => Operator::NotEq,
+            Comparison::Less => Operator::Lt,
+            Comparison::LessOrEqual => Operator::LtEq,
+            Comparison::Greater => Operator::Gt,
+            Comparison::GreaterOrEqual => Operator::GtEq,
+        }
+    }
+}
+
+/// Conditions on table columns (named as in the table) that every returned row satisfies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ScanPredicate {
+    And(Vec<ScanPredicate>),
+    Or(Vec<ScanPredicate>),
+    Compare { column: String, comparison: Comparison, value: ScanValue },
+    InList { column: String, values: Vec<ScanValue>, negated: bool },
+    IsNull { column: String, negated: bool },
+}
+
+impl ScanPredicate {
+    /// The part of the predicate that names only `columns`, keeping its meaning as a filter:
+    /// conjuncts on other columns are dropped, and a disjunction that names another column
+    /// is dropped whole. A PRIMARY KEY merge can only be pruned by key columns, since skipping
+    /// a newer row because of a value column would resurrect the older row it replaces.
+    pub fn restricted_to(&self, columns: &[String]) -> Option<ScanPredicate> {
+        let allowed = |column: &String| columns.iter().any(|name| name == column);
+        match self {
+            ScanPredicate::And(parts) => {
+                let kept: Vec<ScanPredicate> = parts.iter().filter_map(|part| part.restricted_to(columns)).collect();
+                (!kept.is_empty()).then_some(ScanPredicate::And(kept))
+            }
+            ScanPredicate::Or(parts) => parts
+                .iter()
+                .map(|part| part.restricted_to(columns).filter(|kept| kept == part))
+                .collect::<Option<Vec<_>>>()
+                .map(ScanPredicate::Or),
+            ScanPredicate::Compare { column, .. }
+            | ScanPredicate::InList { column, .. }
+            | ScanPredicate::IsNull { column, .. } => allowed(column).then(|| self.clone()),
+        }
+    }
+
+    /// The predicate as a DataFusion expression over `schema`, leaving out what can not be
+    /// expressed exactly (an unknown column, an inexact literal). Leaving out a conjunct only
+    /// widens the filter; a disjunction with an unexpressible part is left out whole.
+    fn to_physical(&self, schema: &Schema) -> Option<Arc<dyn PhysicalExpr>> {
+        let column = |name: &str| -> Option<(Arc<dyn PhysicalExpr>, DataType)> {
+            let (index, field) = schema.column_with_name(name)?;
+            Some((
+                Arc::new(datafusion::physical_expr::expressions::Column::new(name, index)),
+                field.data_type().clone(),
+            ))
+        };
+        match self {
+            ScanPredicate::And(parts) => parts
+                .iter()
+                .filter_map(|part| part.to_physical(schema))
+                .reduce(|left, right| Arc::new(BinaryExpr::new(left, Operator::And, right))),
+            ScanPredicate::Or(parts) => {
+                let parts = parts.iter().map(|part| part.to_physical(schema)).collect::<Option<Vec<_>>>()?;
+                parts
+                    .into_iter()
+                    .reduce(|left, right| Arc::new(BinaryExpr::new(left, Operator::Or, right)))
+            }
+            ScanPredicate::Compare { column: name, comparison, value } => {
+                let (column, data_type) = column(name)?;
+                let literal = value.to_scalar_of(&data_type)?;
+                Some(Arc::new(BinaryExpr::new(column, comparison.operator(), Arc::new(Literal::new(literal)))))
+            }
+            ScanPredicate::InList { column: name, values, negated } => {
+                let (column, data_type) = column(name)?;
+                let list = values
+                    .iter()
+                    .map(|value| {
+                        value
+                            .to_scalar_of(&data_type)
+                            .map(|literal| Arc::new(Literal::new(literal)) as Arc<dyn PhysicalExpr>)
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                in_list(column, list, negated, schema).ok()
+            }
+            ScanPredicate::IsNull { column: name, negated } => {
+                let (column, _) = column(name)?;
+                if *negated { is_not_null(column).ok() } else { is_null(column).ok() }
+            }
+        }
+    }
+}
+
+/// Decides which row groups of a rowset a predicate can skip.
+pub struct RowGroupPruner {
+    predicate: PruningPredicate,
+    schema: SchemaRef,
+    schema_columns: Vec<cairn_common::ColumnDefinition>,
+}
+
+impl RowGroupPruner {
+    /// `None` when nothing of the predicate can prune.
+    pub fn new(predicate: &ScanPredicate, schema: &TabletSchema) -> Option<RowGroupPruner> {
+        let arrow_schema = schema.arrow_schema();
+        let expression = predicate.to_physical(&arrow_schema)?;
+        let predicate = PruningPredicateBuilder::new()
+            .with_file_schema(Arc::clone(&arrow_schema))
+            .try_build(expression)
+            .ok()?;
+        if predicate.always_true() {
+            return None;
+        }
+        Some(RowGroupPruner {
+            predicate,
+            schema: arrow_schema,
+            schema_columns: schema.columns.clone(),
+        })
+    }
+
+    /// For each row group of the file, whether it may hold a matching row.
+    pub fn row_groups_to_read(&self, metadata: &ParquetMetaData, file_schema: &Schema) -> Vec<bool> {
+        let statistics = RowGroupStatistics {
+            metadata,
+            file_schema,
+            table_schema: &self.schema,
+            columns: &self.schema_columns,
+        };
+        match self.predicate.prune(&statistics) {
+            Ok(keep) if keep.len() == metadata.num_row_groups() => keep,
+            // Pruning is an optimisation: when it fails, read everything.
+            _ => vec![true; metadata.num_row_groups()],
+        }
+    }
+}
+
+/// Row group min/max/null statistics of one rowset file, under the table's column names.
+struct RowGroupStatistics<'a> {
+    metadata: &'a ParquetMetaData,
+    file_schema: &'a Schema,
+    table_schema: &'a Schema,
+    columns: &'a [cairn_common::ColumnDefinition],
+}
+
+impl<'a> RowGroupStatistics<'a> {
+    /// The converter of a table column's statistics, when the file stores that very column
+    /// in the table's type. A column dropped and added again under the same name has another
+    /// id, and its old statistics say nothing about the new one.
+    fn converter(&self, column: &Column) -> Option<StatisticsConverter<'a>> {
+        let definition = self.columns.iter().find(|definition| definition.name == column.name)?;
+        let (_, stored) = self.file_schema.column_with_name(&column.name)?;
+        let (_, wanted) = self.table_schema.column_with_name(&column.name)?;
+        if stored.data_type() != wanted.data_type() {
+            return None;
+        }
+        let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
+        if definition.unique_id != 0 && stored_id.is_some_and(|id| *id != definition.unique_id.to_string()) {
+            return None;
+        }
+        StatisticsConverter::try_new(&column.name, self.file_schema, self.metadata.file_metadata().schema_descr()).ok()
+    }
+}
+
+impl PruningStatistics for RowGroupStatistics<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.converter(column)?.row_group_mins(self.metadata.row_groups()).ok()
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.converter(column)?.row_group_maxes(self.metadata.row_groups()).ok()
+    }
+
+    fn num_containers(&self) -> usize {
+        self.metadata.num_row_groups()
+    }
+
+    fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
+        let counts = self.converter(column)?.row_group_null_counts(self.metadata.row_groups()).ok()?;
+        Some(Arc::new(counts) as ArrayRef)
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let counts: UInt64Array = self
+            .metadata
+            .row_groups()
+            .iter()
+            .map(|row_group| Some(row_group.num_rows() as u64))
+            .collect();
+        Some(Arc::new(counts) as ArrayRef)
+    }
+
+    fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<BooleanArray> {
+        None
+    }
+}
