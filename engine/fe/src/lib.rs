@@ -24,6 +24,7 @@ pub mod routine_load;
 pub mod router;
 pub mod session;
 pub mod show;
+pub mod sql_mode;
 pub mod table_provider;
 pub mod transaction;
 pub mod users;

@@ -25,6 +25,7 @@ use crate::error::FeError;
 use crate::frontend::Frontend;
 use crate::load::Overwrite;
 use crate::process::{CancellationFlag, KillSwitch, ProcessInfo};
+use crate::sql_mode::SqlMode;
 use crate::table_provider::CairnCatalog;
 use crate::variables::{SessionVariables, SharedVariables, SystemVariables, UserVariables, VariableValue, variable_name};
 
@@ -106,8 +107,6 @@ impl FeSession {
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
             .with_target_partitions(num_cpus())
-            // MySQL sorts NULL as the smallest value: first ascending, last descending.
-            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min")
             // Tables store strings as Utf8; casts producing Utf8View would only convert back.
             .set_str("datafusion.sql_parser.map_string_types_to_utf8view", "false");
         let context = SessionContext::new_with_config(config);
@@ -126,6 +125,8 @@ impl FeSession {
             .unwrap_or_else(|| "SYSTEM".to_string());
         cairn_functions::set_session_time_zone(&context, &time_zone)
             .map_err(|error| FeError::internal(error.to_string()))?;
+        let sql_mode = variables.read().system.get("sql_mode").map(VariableValue::as_text).unwrap_or_default();
+        apply_null_ordering(&context, SqlMode::parse(&sql_mode).unwrap_or(SqlMode::DEFAULT));
         let cancel = CancellationFlag::default();
         let kill = KillSwitch::default();
         frontend.processes.register(ProcessInfo {
@@ -162,6 +163,12 @@ impl FeSession {
             current_user: self.user.clone(),
             connection_id: self.connection_id,
         }
+    }
+
+    /// The session's `sql_mode`; a value that no longer parses (it was validated when set)
+    /// counts as the default.
+    fn sql_mode(&self) -> SqlMode {
+        SqlMode::parse(&self.variable_text("sql_mode")).unwrap_or(SqlMode::DEFAULT)
     }
 
     pub fn variable_text(&self, name: &str) -> String {
@@ -445,7 +452,7 @@ impl FeSession {
         local.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
     }
 
-    fn set(&mut self, assignments: Vec<SetAssignment>) -> Result<QueryResponse, FeError> {
+    async fn set(&mut self, assignments: Vec<SetAssignment>) -> Result<QueryResponse, FeError> {
         for assignment in assignments {
             match assignment {
                 SetAssignment::Names { charset, collation } => {
@@ -459,11 +466,14 @@ impl FeSession {
                 }
                 SetAssignment::Variable { scope, name, value } => {
                     let name = variable_name(&[name]);
-                    let value = crate::show::expression_value(&value);
+                    let value = self.set_value(&value).await?;
                     let value = self.check_variable(&name, value)?;
                     if name == "time_zone" {
                         cairn_functions::set_session_time_zone(&self.context, &value.as_text())
                             .map_err(|error| FeError::user(ErrorCode::new_code(1298, "HY000"), error.to_string()))?;
+                    }
+                    if name == "sql_mode" {
+                        apply_null_ordering(&self.context, SqlMode::parse(&value.as_text())?);
                     }
                     if scope == cairn_sql::ast::VariableScope::Global {
                         self.check_admin("SYSTEM")?;
@@ -472,7 +482,7 @@ impl FeSession {
                     self.variables.write().system.insert(name, value);
                 }
                 SetAssignment::UserVariable { name, value } => {
-                    let scalar = match crate::show::expression_value(&value) {
+                    let scalar = match self.set_value(&value).await? {
                         Some(VariableValue::Integer(number)) => datafusion::common::ScalarValue::Int64(Some(number)),
                         Some(VariableValue::Text(text)) => datafusion::common::ScalarValue::Utf8(Some(text)),
                         None => datafusion::common::ScalarValue::Utf8(None),
@@ -489,6 +499,36 @@ impl FeSession {
             }
         }
         Ok(QueryResponse::ok())
+    }
+
+    /// The value a `SET` assigns. Literals and bare words are taken as written; anything else
+    /// (`CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')`, `@@time_zone`) is evaluated as a query.
+    async fn set_value(&self, expr: &SqlExpr) -> Result<Option<VariableValue>, FeError> {
+        let literal = match expr {
+            SqlExpr::Value(_) | SqlExpr::UnaryOp { .. } => true,
+            SqlExpr::Identifier(identifier) => !identifier.value.starts_with('@'),
+            _ => false,
+        };
+        if literal {
+            return Ok(crate::show::expression_value(expr));
+        }
+        let batches = self.collect_query(parse_query(&format!("SELECT {expr}"))?).await?;
+        let Some(column) = batches.iter().find(|batch| batch.num_rows() > 0).map(|batch| batch.column(0)) else {
+            return Ok(None);
+        };
+        if column.is_null(0) {
+            return Ok(None);
+        }
+        if column.data_type().is_integer() {
+            use datafusion::arrow::array::AsArray;
+            let number = datafusion::arrow::compute::cast(column, &datafusion::arrow::datatypes::DataType::Int64)
+                .map_err(|error| FeError::Query(error.into()))?;
+            let number = number.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0);
+            return Ok(Some(VariableValue::Integer(number)));
+        }
+        let text = datafusion::arrow::util::display::array_value_to_string(column, 0)
+            .map_err(|error| FeError::Query(error.into()))?;
+        Ok(Some(VariableValue::Text(text)))
     }
 
     /// Validates a `SET` value: known variable, right kind of value. `DEFAULT` resets it.
@@ -518,6 +558,9 @@ impl FeSession {
             (VariableValue::Text(_), VariableValue::Text(text)) if name == "time_zone" => {
                 Ok(VariableValue::Text(crate::variables::validate_time_zone(&text)?))
             }
+            (VariableValue::Text(_), value) if name == "sql_mode" => {
+                Ok(VariableValue::Text(SqlMode::parse(&value.as_text())?.names()))
+            }
             (VariableValue::Text(_), value) => Ok(VariableValue::Text(value.as_text())),
         }
     }
@@ -531,7 +574,7 @@ impl FeSession {
                 self.use_database(&database)?;
                 Ok(QueryResponse::ok())
             }
-            Statement::Set(assignments) => self.set(assignments),
+            Statement::Set(assignments) => self.set(assignments).await,
             Statement::CreateDatabase { name, if_not_exists } => {
                 self.check_write(&name, "CREATE")?;
                 self.frontend.create_database(&name, if_not_exists)?;
@@ -717,7 +760,9 @@ impl FeSession {
     }
 
     async fn run_statements(&mut self, sql: &str) -> Result<QueryResponse, FeError> {
-        let statements = cairn_sql::parse_statements(sql).map_err(|error| crate::error::parse_error(&error))?;
+        let options = self.sql_mode().parse_options();
+        let statements =
+            cairn_sql::parse_statements_with(sql, options).map_err(|error| crate::error::parse_error(&error))?;
         if statements.is_empty() {
             return Err(FeError::user(ErrorCode::EMPTY_QUERY, "Query was empty"));
         }
@@ -731,6 +776,13 @@ impl FeSession {
         }
         Ok(last)
     }
+}
+
+/// Where ORDER BY puts NULLs when the query does not say: MySQL sorts NULL as the smallest
+/// value (first ascending, last descending); `SORT_NULLS_LAST` makes it the largest.
+fn apply_null_ordering(context: &SessionContext, sql_mode: SqlMode) {
+    let ordering = if sql_mode.sort_nulls_last() { "nulls_max" } else { "nulls_min" };
+    context.state_ref().write().config_mut().options_mut().sql_parser.default_null_ordering = ordering.to_string();
 }
 
 /// MySQL names an unaliased result column by the expression's text (`1`, `sum(v)`), where

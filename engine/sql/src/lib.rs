@@ -22,4 +22,4 @@ mod user;
 
 pub use ast::*;
 pub use error::ParseError;
-pub use parser::{parse_statement, parse_statements};
+pub use parser::{ParseOptions, parse_statement, parse_statements, parse_statements_with};

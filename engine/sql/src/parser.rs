@@ -9,7 +9,8 @@
 
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
 use crate::ast::{QualifiedName, Statement};
 use crate::error::{ParseError, split_sqlparser_error, split_tokenizer_error};
@@ -20,12 +21,28 @@ static DIALECT: MySqlDialect = MySqlDialect {};
 /// How much of the input a syntax error quotes after `near`, like MySQL does.
 const NEAR_TEXT_LIMIT: usize = 80;
 
+/// The parts of the session's `sql_mode` that change how SQL text reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// `PIPES_AS_CONCAT`: `a || b` concatenates. Without it, `||` is MySQL's logical OR.
+    pub pipes_as_concat: bool,
+    /// `ANSI_QUOTES`: `"x"` is an identifier, like `` `x` ``. Without it, a string.
+    pub ansi_quotes: bool,
+}
+
 /// Parses every statement of `sql`, which may hold several separated by `;`. Empty statements
 /// (nothing but whitespace and comments between separators) are skipped, so an input of only
 /// comments yields an empty list.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseError> {
+    parse_statements_with(sql, ParseOptions::default())
+}
+
+/// [`parse_statements`] under a session's `sql_mode`.
+pub fn parse_statements_with(sql: &str, options: ParseOptions) -> Result<Vec<Statement>, ParseError> {
     let source = Source::new(sql);
-    split_statements(tokenize(&source)?)
+    let mut tokens = tokenize(&source)?;
+    apply_sql_mode(&mut tokens, options);
+    split_statements(tokens)
         .into_iter()
         .map(|tokens| StatementParser::new(&source, tokens).parse_statement())
         .collect()
@@ -58,6 +75,26 @@ fn tokenize(source: &Source<'_>) -> Result<Vec<TokenWithSpan>, ParseError> {
                 None => ParseError::new(message),
             }
         })
+}
+
+/// Rewrites the tokens whose meaning `sql_mode` decides, so every statement parser, and
+/// sqlparser's operator precedence, sees the mode's reading: `||` as OR binds like OR.
+fn apply_sql_mode(tokens: &mut [TokenWithSpan], options: ParseOptions) {
+    for token in tokens.iter_mut() {
+        match &token.token {
+            Token::StringConcat if !options.pipes_as_concat => {
+                token.token = Token::make_keyword("OR");
+            }
+            Token::DoubleQuotedString(text) if options.ansi_quotes => {
+                token.token = Token::Word(Word {
+                    value: text.clone(),
+                    quote_style: Some('"'),
+                    keyword: Keyword::NoKeyword,
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Splits the token stream at `;` tokens. The tokenizer has already put quoted text and
