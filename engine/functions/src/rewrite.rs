@@ -24,7 +24,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CaseWhen, CastKind, DataType, DateTimeField, Expr, Function, FunctionArg,
+    BinaryOperator, CaseWhen, CastKind, DataType, DateTimeField, ExactNumberInfo, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident,
     ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement, TimezoneInfo, UnaryOperator,
     Value, VisitMut, VisitorMut,
@@ -180,6 +180,25 @@ impl Rewriter<'_> {
             Expr::TypedString(typed) => {
                 map_cast_type(&mut typed.data_type);
                 Ok(None)
+            }
+            // An integer literal beyond BIGINT UNSIGNED is a DECIMAL in MySQL (and a LARGEINT
+            // value in StarRocks); DataFusion would read it as an inexact DOUBLE.
+            Expr::Value(value)
+                if matches!(&value.value, Value::Number(number, false)
+                    if number.len() <= 38
+                        && number.bytes().all(|byte| byte.is_ascii_digit())
+                        && number.parse::<u64>().is_err()) =>
+            {
+                let Value::Number(number, _) = &value.value else {
+                    return Ok(None);
+                };
+                Ok(Some(Expr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(Expr::value(Value::SingleQuotedString(number.clone()))),
+                    data_type: DataType::Decimal(ExactNumberInfo::PrecisionAndScale(38, 0)),
+                    array: false,
+                    format: None,
+                }))
             }
             _ => Ok(None),
         }
