@@ -173,7 +173,8 @@ fn parse_memory_size(text: &str) -> anyhow::Result<usize> {
         .ok_or_else(|| anyhow::anyhow!("{text:?} is too large"))
 }
 
-/// MemTotal of /proc/meminfo.
+/// The memory this process may use: MemTotal of /proc/meminfo, or the cgroup's limit when a
+/// container has a smaller one (in a pod, a share of the host's memory could exceed the pod's).
 fn physical_memory_bytes() -> anyhow::Result<usize> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").context("failed to read /proc/meminfo for a percentage of memory")?;
     let kilobytes = meminfo
@@ -181,7 +182,12 @@ fn physical_memory_bytes() -> anyhow::Result<usize> {
         .find_map(|line| line.strip_prefix("MemTotal:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
         .context("/proc/meminfo has no MemTotal")?;
-    Ok(kilobytes.saturating_mul(1024))
+    let total = kilobytes.saturating_mul(1024);
+    // cgroup v2, then v1; "max" or an absurd v1 value means no limit.
+    let limit = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse::<usize>().ok());
+    Ok(limit.map_or(total, |limit| limit.min(total)))
 }
 
 const KNOWN_KEYS: [&str; 20] = [

@@ -406,7 +406,7 @@ impl FeSession {
         let lock = self.frontend.transactions.table_lock(snapshot.id);
         let _guard = lock.lock().await;
         let count_sql = format!("SELECT count(*) FROM {quoted} WHERE COALESCE(({predicate}), FALSE)");
-        let counted = self.collect_query(parse_query(&count_sql)?).await?;
+        let counted = self.collect_query(parse_query(&count_sql, self.sql_mode().parse_options())?).await?;
         let deleted = counted
             .first()
             .and_then(|batch| batch.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().map(|array| array.value(0)))
@@ -415,7 +415,7 @@ impl FeSession {
             return Ok(QueryResponse::Ok { affected_rows: 0, last_insert_id: 0, info: String::new(), warnings: 0 });
         }
         let survivors_sql = format!("SELECT * FROM {quoted} WHERE NOT COALESCE(({predicate}), FALSE)");
-        let survivors = self.collect_query(parse_query(&survivors_sql)?).await?;
+        let survivors = self.collect_query(parse_query(&survivors_sql, self.sql_mode().parse_options())?).await?;
         let schema = crate::table_provider::tablet_schema(&snapshot).arrow_schema();
         let batches = survivors
             .iter()
@@ -468,6 +468,9 @@ impl FeSession {
                     let name = variable_name(&[name]);
                     let value = self.set_value(&value).await?;
                     let value = self.check_variable(&name, value)?;
+                    if scope == cairn_sql::ast::VariableScope::Global {
+                        self.check_admin("SYSTEM")?;
+                    }
                     if name == "time_zone" {
                         cairn_functions::set_session_time_zone(&self.context, &value.as_text())
                             .map_err(|error| FeError::user(ErrorCode::new_code(1298, "HY000"), error.to_string()))?;
@@ -476,7 +479,6 @@ impl FeSession {
                         apply_null_ordering(&self.context, SqlMode::parse(&value.as_text())?);
                     }
                     if scope == cairn_sql::ast::VariableScope::Global {
-                        self.check_admin("SYSTEM")?;
                         self.frontend.global_variables.write().insert(name.clone(), value.clone());
                     }
                     self.variables.write().system.insert(name, value);
@@ -512,7 +514,7 @@ impl FeSession {
         if literal {
             return Ok(crate::show::expression_value(expr));
         }
-        let batches = self.collect_query(parse_query(&format!("SELECT {expr}"))?).await?;
+        let batches = self.collect_query(parse_query(&format!("SELECT {expr}"), self.sql_mode().parse_options())?).await?;
         let Some(column) = batches.iter().find(|batch| batch.num_rows() > 0).map(|batch| batch.column(0)) else {
             return Ok(None);
         };
@@ -544,6 +546,8 @@ impl FeSession {
             )
         };
         let value = match value {
+            // MySQL refuses NULL for sql_mode (it has no default-by-NULL).
+            None if name == "sql_mode" => return Err(wrong("NULL")),
             None => return Ok(default.clone()),
             Some(VariableValue::Text(text)) if text.eq_ignore_ascii_case("DEFAULT") => return Ok(default.clone()),
             Some(value) => value,
@@ -853,10 +857,16 @@ fn statement_kind(statement: &Statement) -> String {
     text.split(['(', ' ', '{']).next().unwrap_or("statement").to_string()
 }
 
-fn parse_query(sql: &str) -> Result<SqlStatement, FeError> {
-    match cairn_sql::parse_statement(sql).map_err(|error| FeError::internal(format!("failed to parse generated SQL: {error}")))? {
-        Statement::Query(statement) => Ok(*statement),
-        _ => Err(FeError::internal("generated SQL is not a query")),
+/// Parses SQL Cairn builds around a user's expression. It must read under the user's
+/// `sql_mode`: the expression prints back as written (`"col"`, `||`), and read under another
+/// mode it would mean something else, e.g. a DELETE condition on a column becoming a string.
+fn parse_query(sql: &str, options: cairn_sql::ParseOptions) -> Result<SqlStatement, FeError> {
+    let mut statements = cairn_sql::parse_statements_with(sql, options)
+        .map_err(|error| FeError::internal(format!("failed to parse generated SQL: {error}")))?
+        .into_iter();
+    match (statements.next(), statements.next()) {
+        (Some(Statement::Query(statement)), None) => Ok(*statement),
+        _ => Err(FeError::internal("generated SQL is not one query")),
     }
 }
 

@@ -5,7 +5,7 @@ use cairn_common::{ColumnDefinition, ColumnType, DefaultValue};
 use datafusion::sql::sqlparser::tokenizer::{Location, Token};
 
 use crate::error::ParseError;
-use crate::parser::StatementParser;
+use crate::parser::{StatementParser, quoted_text};
 
 /// Longest CHAR StarRocks accepts.
 const MAX_CHAR_LENGTH: u64 = 255;
@@ -165,8 +165,8 @@ impl StatementParser<'_> {
                 self.parser.advance_token();
                 Ok(DefaultValue::Literal(text))
             }
-            Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) if !negative => {
-                let text = text.clone();
+            token if !negative && quoted_text(token).is_some() => {
+                let text = quoted_text(token).unwrap_or_default().to_string();
                 self.parser.advance_token();
                 Ok(DefaultValue::Literal(text))
             }

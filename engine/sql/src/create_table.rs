@@ -11,7 +11,7 @@ use datafusion::sql::sqlparser::tokenizer::{Location, Token};
 use crate::ast::{QualifiedName, Statement};
 use crate::column::ParsedColumn;
 use crate::error::ParseError;
-use crate::parser::StatementParser;
+use crate::parser::{StatementParser, quoted_text};
 
 /// Units of `date_trunc` expression partitioning.
 const DATE_TRUNC_UNITS: &[&str] = &["hour", "day", "week", "month", "year"];
@@ -563,9 +563,7 @@ impl StatementParser<'_> {
                 self.parser.advance_token();
                 Ok(text)
             }
-            Token::SingleQuotedString(_) | Token::DoubleQuotedString(_) if !negative => {
-                self.parse_string("a partition value")
-            }
+            token if !negative && quoted_text(token).is_some() => self.parse_string("a partition value"),
             _ => Err(self.expected("a partition value (a quoted string or a number)")),
         }
     }

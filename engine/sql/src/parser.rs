@@ -97,6 +97,17 @@ fn apply_sql_mode(tokens: &mut [TokenWithSpan], options: ParseOptions) {
     }
 }
 
+/// The text of a quoted string token. Under `ANSI_QUOTES` a double-quoted string arrives as a
+/// `"`-quoted word; where StarRocks' own grammar wants a string (PROPERTIES, labels, comments,
+/// defaults, user names) it is still one, as in StarRocks.
+pub(crate) fn quoted_text(token: &Token) -> Option<&str> {
+    match token {
+        Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => Some(text),
+        Token::Word(word) if word.quote_style == Some('"') => Some(&word.value),
+        _ => None,
+    }
+}
+
 /// Splits the token stream at `;` tokens. The tokenizer has already put quoted text and
 /// comments into single tokens, so only real separators split. Statements made only of
 /// whitespace and comments are dropped.
@@ -409,11 +420,12 @@ impl<'a> StatementParser<'a> {
         }
     }
 
-    /// An identifier: an unquoted word (keywords included, as StarRocks allows most of them)
-    /// or a backquoted name. `what` names it in the error.
+    /// An identifier: an unquoted word (keywords included, as StarRocks allows most of them),
+    /// a backquoted name, or under `ANSI_QUOTES` a double-quoted one. `what` names it in the
+    /// error.
     pub(crate) fn parse_identifier(&mut self, what: &str) -> Result<String, ParseError> {
         match &self.peek().token {
-            Token::Word(word) if word.quote_style.is_none() || word.quote_style == Some('`') => {
+            Token::Word(word) if matches!(word.quote_style, None | Some('`') | Some('"')) => {
                 let value = word.value.clone();
                 self.parser.advance_token();
                 Ok(value)
@@ -459,21 +471,21 @@ impl<'a> StatementParser<'a> {
 
     /// A quoted string, with single or double quotes (StarRocks accepts both).
     pub(crate) fn parse_string(&mut self, what: &str) -> Result<String, ParseError> {
-        match &self.peek().token {
-            Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => {
-                let text = text.clone();
+        match quoted_text(&self.peek().token) {
+            Some(text) => {
+                let text = text.to_string();
                 self.parser.advance_token();
                 Ok(text)
             }
-            _ => Err(self.expected(what)),
+            None => Err(self.expected(what)),
         }
     }
 
     /// A string or an identifier (user names, labels, charsets).
     pub(crate) fn parse_string_or_identifier(&mut self, what: &str) -> Result<String, ParseError> {
-        match &self.peek().token {
-            Token::SingleQuotedString(_) | Token::DoubleQuotedString(_) => self.parse_string(what),
-            _ => self.parse_identifier(what),
+        match quoted_text(&self.peek().token) {
+            Some(_) => self.parse_string(what),
+            None => self.parse_identifier(what),
         }
     }
 

@@ -5,7 +5,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 use crate::ast::{GrantTarget, Statement, UserIdentity};
 use crate::error::ParseError;
-use crate::parser::StatementParser;
+use crate::parser::{StatementParser, quoted_text};
 
 impl StatementParser<'_> {
     /// `'name'@'host'`, `"name"@"host"`, `` `name`@`host` ``, `name@host` or a bare name
@@ -13,8 +13,8 @@ impl StatementParser<'_> {
     /// string followed by the word `@host`, so all those shapes are taken apart here.
     pub(crate) fn parse_user_identity(&mut self) -> Result<UserIdentity, ParseError> {
         let name = match &self.peek().token {
-            Token::SingleQuotedString(name) | Token::DoubleQuotedString(name) => {
-                let name = name.clone();
+            token if quoted_text(token).is_some() => {
+                let name = quoted_text(token).unwrap_or_default().to_string();
                 self.parser.advance_token();
                 name
             }
@@ -202,10 +202,8 @@ impl StatementParser<'_> {
                         self.parser.advance_token();
                         break;
                     }
-                    Token::SingleQuotedString(text) | Token::DoubleQuotedString(text)
-                        if words.is_empty() =>
-                    {
-                        words.push(text.clone());
+                    token if words.is_empty() && quoted_text(token).is_some() => {
+                        words.push(quoted_text(token).unwrap_or_default().to_string());
                         self.parser.advance_token();
                         break;
                     }

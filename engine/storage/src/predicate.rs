@@ -272,7 +272,9 @@ impl<'a> RowGroupStatistics<'a> {
         let definition = self.columns.iter().find(|definition| definition.name == column.name)?;
         let (_, stored) = self.file_schema.column_with_name(&column.name)?;
         let (_, wanted) = self.table_schema.column_with_name(&column.name)?;
-        if stored.data_type() != wanted.data_type() {
+        // Parquet leaves NaN out of a float column's min/max, while Arrow compares NaN as the
+        // largest value: `x > 5` can match a NaN the statistics do not show.
+        if stored.data_type() != wanted.data_type() || stored.data_type().is_floating() {
             return None;
         }
         let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
