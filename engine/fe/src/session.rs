@@ -525,8 +525,11 @@ impl FeSession {
             use datafusion::arrow::array::AsArray;
             let number = datafusion::arrow::compute::cast(column, &datafusion::arrow::datatypes::DataType::Int64)
                 .map_err(|error| FeError::Query(error.into()))?;
-            let number = number.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0);
-            return Ok(Some(VariableValue::Integer(number)));
+            // A BIGINT UNSIGNED beyond BIGINT does not cast; it stays text below.
+            if !number.is_null(0) {
+                let number = number.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0);
+                return Ok(Some(VariableValue::Integer(number)));
+            }
         }
         let text = datafusion::arrow::util::display::array_value_to_string(column, 0)
             .map_err(|error| FeError::Query(error.into()))?;
