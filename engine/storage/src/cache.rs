@@ -146,12 +146,15 @@ impl DecodedCache {
         if bytes > self.capacity_bytes / 4 {
             return;
         }
+        // Freeing large arrays takes time; it happens after the lock is released.
+        let mut released = Vec::new();
         let mut state = self.state.lock();
         state.clock += 1;
         let now = state.clock;
         if let Some(replaced) = state.entries.insert(key.clone(), Entry { value, bytes, last_used: now }) {
             state.recency.remove(&replaced.last_used);
             state.used_bytes -= replaced.bytes;
+            released.push(replaced);
         }
         state.recency.insert(now, key);
         state.used_bytes += bytes;
@@ -160,8 +163,11 @@ impl DecodedCache {
             if let Some(evicted) = state.entries.remove(&oldest) {
                 state.used_bytes -= evicted.bytes;
                 self.evictions.fetch_add(1, Ordering::Relaxed);
+                released.push(evicted);
             }
         }
+        drop(state);
+        drop(released);
     }
 }
 
