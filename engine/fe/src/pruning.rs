@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::common::ScalarValue;
+use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
 use cairn_be::{Comparison, ScanPredicate, ScanValue};
@@ -68,17 +68,10 @@ fn buckets_to_scan(table: &Table, filters: &[Expr]) -> Option<BTreeSet<usize>> {
         // Values in the column's own type, exactly as a load hashes them.
         let exact = |value: &ScalarValue| ScanValue::from_scalar(value)?.to_scalar_of(&data_type);
         let values = conjuncts.iter().find_map(|conjunct| match conjunct {
-            Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) => {
-                let literal = match (left.as_ref(), right.as_ref()) {
-                    (Expr::Column(column), Expr::Literal(value, _)) | (Expr::Literal(value, _), Expr::Column(column))
-                        if column.name.eq_ignore_ascii_case(name) =>
-                    {
-                        value
-                    }
-                    _ => return None,
-                };
-                Some(vec![exact(literal)?])
-            }
+            Expr::BinaryExpr(_) => match column_comparison(conjunct)? {
+                (column, Operator::Eq, literal) if column.name.eq_ignore_ascii_case(name) => Some(vec![exact(literal)?]),
+                _ => None,
+            },
             Expr::InList(list) if !list.negated => match list.expr.as_ref() {
                 Expr::Column(column) if column.name.eq_ignore_ascii_case(name) => list
                     .list
@@ -139,15 +132,12 @@ fn to_scan_predicate(table: &Table, expr: &Expr) -> Option<ScanPredicate> {
             to_scan_predicate(table, left)?,
             to_scan_predicate(table, right)?,
         ])),
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let (column, value, op) = match (column_name(left), literal(right)) {
-                (Some(column), Some(value)) => (column, value, *op),
-                _ => (column_name(right)?, literal(left)?, op.swap()?),
-            };
+        Expr::BinaryExpr(_) => {
+            let (column, op, value) = column_comparison(expr)?;
             Some(ScanPredicate::Compare {
-                column,
+                column: table.definition.column(&column.name)?.name.clone(),
                 comparison: Comparison::from_operator(op)?,
-                value,
+                value: ScanValue::from_scalar(value)?,
             })
         }
         Expr::Between(between) if !between.negated => {
@@ -191,15 +181,8 @@ fn key_bounds(filters: &[Expr], column: &str, column_type: ColumnType) -> (i64, 
         split_conjunction(expr, &mut conjuncts);
         for conjunct in conjuncts {
             match conjunct {
-                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                    let (column_side, literal, op) = match (left.as_ref(), right.as_ref()) {
-                        (Expr::Column(c), Expr::Literal(value, _)) => (c, value, *op),
-                        (Expr::Literal(value, _), Expr::Column(c)) => match op.swap() {
-                            Some(swapped) => (c, value, swapped),
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
+                Expr::BinaryExpr(_) => {
+                    let Some((column_side, op, literal)) = column_comparison(conjunct) else { continue };
                     if !column_side.name.eq_ignore_ascii_case(column) {
                         continue;
                     }
@@ -236,6 +219,18 @@ fn key_bounds(filters: &[Expr], column: &str, column_type: ColumnType) -> (i64, 
         visit(filter);
     }
     (low, high)
+}
+
+/// `column op literal` or `literal op column`, with the operator turned to face the column.
+fn column_comparison(expr: &Expr) -> Option<(&Column, Operator, &ScalarValue)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+        return None;
+    };
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(column), Expr::Literal(value, _)) => Some((column, *op, value)),
+        (Expr::Literal(value, _), Expr::Column(column)) => Some((column, op.swap()?, value)),
+        _ => None,
+    }
 }
 
 fn split_conjunction<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
