@@ -127,6 +127,9 @@ pub struct Backend {
     pub host: String,
     pub heartbeat_port: u16,
     pub http_port: u16,
+    /// Set by `ALTER SYSTEM DECOMMISSION BACKEND`; the backend takes no new work.
+    #[serde(default)]
+    pub decommissioned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +185,8 @@ pub enum JournalEntry {
     AlterUser { user: User },
     DropUser { name: String, host: String },
     AddBackend { backend: Backend },
+    DropBackend { backend_id: BackendId },
+    DecommissionBackend { backend_id: BackendId },
     CreateRoutineLoad { job: RoutineLoadJob },
     /// ALTER ROUTINE LOAD: the job's new definition (progress included).
     AlterRoutineLoad { job: RoutineLoadJob },
@@ -452,8 +457,17 @@ impl Catalog {
                     .retain(|user| !(user.name == *name && user.host == *host));
             }
             JournalEntry::AddBackend { backend } => {
+                self.bump_ids(backend.id);
                 self.backends.retain(|existing| existing.id != backend.id);
                 self.backends.push(backend.clone());
+            }
+            JournalEntry::DropBackend { backend_id } => {
+                self.backends.retain(|existing| existing.id != *backend_id);
+            }
+            JournalEntry::DecommissionBackend { backend_id } => {
+                if let Some(backend) = self.backends.iter_mut().find(|backend| backend.id == *backend_id) {
+                    backend.decommissioned = true;
+                }
             }
             JournalEntry::CreateRoutineLoad { job } | JournalEntry::AlterRoutineLoad { job } => {
                 self.bump_ids(job.id);

@@ -244,7 +244,7 @@ impl Frontend {
     }
 
     fn replication_num(&self, definition: &TableDefinition) -> Result<u32, FeError> {
-        let alive = self.metadata.read().backends.len().max(1) as u32;
+        let alive = self.alive_backend_count().max(1) as u32;
         match definition.properties.get("replication_num") {
             None => Ok(alive.min(3)),
             Some(text) => {

@@ -87,6 +87,7 @@ impl Frontend {
                 host: self.backend.host(),
                 heartbeat_port: 9050,
                 http_port: self.backend.http_port(),
+                decommissioned: false,
             },
         })
     }

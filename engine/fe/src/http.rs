@@ -32,7 +32,7 @@ async fn stream_load_redirect(
     if let Err(error) = frontend.table_snapshot(&database, &table) {
         return failure("", error.to_string());
     }
-    let backend = frontend.metadata.read().backends.first().cloned();
+    let backend = frontend.metadata.read().backends.iter().find(|backend| frontend.backend_is_alive(backend)).cloned();
     let Some(backend) = backend else {
         return failure("", "No backend is alive to run the load".to_string());
     };
@@ -54,7 +54,8 @@ pub fn router(frontend: Arc<Frontend>, extra_metrics: Arc<dyn Fn() -> String + S
                 async move {
                     let (online_backends, total_backends) = {
                         let catalog = frontend.metadata.read();
-                        (catalog.backends.len(), catalog.backends.len())
+                        let online = catalog.backends.iter().filter(|backend| frontend.backend_is_alive(backend)).count();
+                        (online, catalog.backends.len())
                     };
                     axum::Json(serde_json::json!({
                         "status": "OK",

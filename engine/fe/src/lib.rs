@@ -14,6 +14,7 @@ pub mod information_schema;
 pub mod journal;
 pub mod load;
 pub mod load_target;
+pub mod membership;
 pub mod metadata;
 pub mod metrics;
 pub mod partial_update;

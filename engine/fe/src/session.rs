@@ -645,6 +645,16 @@ impl FeSession {
                 }
                 Ok(QueryResponse::ok())
             }
+            Statement::AlterSystem { operation, backends } => {
+                if !self.roles.iter().any(|role| role == "root" || role == "cluster_admin") {
+                    return Err(FeError::user(
+                        ErrorCode::new_code(1227, "42000"),
+                        "Access denied; you need (at least one of) the NODE privilege(s) for this operation",
+                    ));
+                }
+                self.frontend.alter_backends(operation, &backends)?;
+                Ok(QueryResponse::ok())
+            }
             Statement::CreateUser { user, if_not_exists, password, default_role } => {
                 self.check_admin("GRANT")?;
                 crate::users::create_user(&self.frontend, &user, if_not_exists, password.as_deref(), default_role)?;

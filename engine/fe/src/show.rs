@@ -492,17 +492,24 @@ pub async fn show(session: &mut FeSession, statement: Statement) -> Result<Query
         Statement::ShowBackends => {
             let statistics = frontend.backend.tablet_statistics().await;
             let data_size: u64 = statistics.iter().map(|stat| stat.data_size).sum();
-            let rows = frontend
-                .metadata
-                .read()
+            let catalog = frontend.metadata.read();
+            let rows = catalog
                 .backends
                 .iter()
                 .map(|backend| {
+                    let alive = frontend.backend_is_alive(backend);
+                    let (started, heartbeat, data, message) = if alive {
+                        let now = chrono::Utc::now().timestamp_millis();
+                        (millis_text(frontend.start_time.timestamp_millis()), millis_text(now), format!("{data_size} B"), "")
+                    } else {
+                        (cell(""), cell(""), "0 B".to_string(), crate::membership::REMOTE_BACKEND_MESSAGE)
+                    };
                     vec![
                         cell(backend.id), cell(&backend.host), cell(backend.heartbeat_port), cell(frontend.backend.be_port()), cell(backend.http_port),
-                        cell(8060), millis_text(frontend.start_time.timestamp_millis()), millis_text(chrono::Utc::now().timestamp_millis()),
-                        cell("true"), cell("false"), cell("false"), cell(statistics.len()), cell(format!("{data_size} B")),
-                        cell(""), cell(""), cell(""), cell(""), cell(""), cell(env!("CARGO_PKG_VERSION")), cell("{}"),
+                        cell(8060), started, heartbeat,
+                        cell(alive), cell(backend.decommissioned), cell("false"),
+                        cell(crate::membership::tablet_count(&catalog, backend)), cell(data),
+                        cell(""), cell(""), cell(""), cell(""), cell(message), cell(env!("CARGO_PKG_VERSION")), cell("{}"),
                         cell(""), cell(""), cell(std::thread::available_parallelism().map(usize::from).unwrap_or(1)), cell(0),
                         cell("0.00 %"), cell("0.0 %"),
                     ]

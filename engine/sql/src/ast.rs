@@ -189,6 +189,9 @@ pub enum Statement {
     ShowTablets { table: QualifiedName },
     ShowBackends,
     ShowFrontends,
+    /// `ALTER SYSTEM ADD|DROP|DECOMMISSION BACKEND "host:heartbeat_port"[, ...]`; the
+    /// addresses are kept as written and checked by the FE.
+    AlterSystem { operation: BackendOperation, backends: Vec<String> },
     /// `SHOW DATA [FROM db.t]`.
     ShowData { table: Option<QualifiedName> },
     /// `SHOW ENGINES`, `SHOW CHARSET`, `SHOW COLLATION`, `SHOW WARNINGS`, `SHOW ERRORS`:
@@ -271,4 +274,12 @@ pub enum Statement {
     TransactionControl,
     /// A query or anything else for DataFusion, already rewritten for MySQL functions.
     Query(Box<SqlStatement>),
+}
+
+/// What `ALTER SYSTEM` does to the listed backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendOperation {
+    Add,
+    Drop,
+    Decommission,
 }

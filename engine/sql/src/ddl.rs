@@ -1,8 +1,8 @@
 //! CREATE, DROP and ALTER dispatch, database statements, DROP/TRUNCATE/ALTER TABLE.
 
-use datafusion::sql::sqlparser::tokenizer::Token;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token};
 
-use crate::ast::{AlterTableOperation, ColumnPosition, Statement};
+use crate::ast::{AlterTableOperation, BackendOperation, ColumnPosition, Statement};
 use crate::error::ParseError;
 use crate::parser::StatementParser;
 
@@ -71,13 +71,53 @@ impl StatementParser<'_> {
         if self.peek_word_is("ROUTINE") {
             return self.parse_alter_routine_load();
         }
+        if self.parse_word("SYSTEM") {
+            return self.parse_alter_system(alter_location);
+        }
         match self.peek_word() {
             Some(word) => {
                 let what = format!("ALTER {}", word.to_ascii_uppercase());
                 Err(self.unsupported(alter_location, &what))
             }
-            None => Err(self.expected("TABLE, USER or ROUTINE LOAD")),
+            None => Err(self.expected("TABLE, USER, SYSTEM or ROUTINE LOAD")),
         }
+    }
+
+    /// After `ALTER SYSTEM`: `ADD|DROP|DECOMMISSION BACKEND "host:port"[, ...]`. Frontend
+    /// and broker membership are not supported: Cairn runs one FE and no brokers.
+    fn parse_alter_system(&mut self, alter_location: Location) -> Result<Statement, ParseError> {
+        let operation = if self.parse_word("ADD") {
+            BackendOperation::Add
+        } else if self.parse_word("DROP") {
+            BackendOperation::Drop
+        } else if self.parse_word("DECOMMISSION") {
+            BackendOperation::Decommission
+        } else {
+            return match self.peek_word() {
+                Some(word) => {
+                    let what = format!("ALTER SYSTEM {}", word.to_ascii_uppercase());
+                    Err(self.unsupported(alter_location, &what))
+                }
+                None => Err(self.expected("ADD, DROP or DECOMMISSION")),
+            };
+        };
+        if !self.parse_word("BACKEND") {
+            return match self.peek_word() {
+                Some(word) => {
+                    let what = format!("ALTER SYSTEM ... {}", word.to_ascii_uppercase());
+                    Err(self.unsupported(alter_location, &what))
+                }
+                None => Err(self.expected("BACKEND")),
+            };
+        }
+        let mut backends = vec![self.parse_string("a backend address 'host:heartbeat_port'")?];
+        while self.consume(&Token::Comma) {
+            backends.push(self.parse_string("a backend address 'host:heartbeat_port'")?);
+        }
+        if !self.at_end() {
+            return Err(self.expected("',' or the end of the statement"));
+        }
+        Ok(Statement::AlterSystem { operation, backends })
     }
 
     /// After `CREATE DATABASE`: `[IF NOT EXISTS] name` and options that are accepted and

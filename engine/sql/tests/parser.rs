@@ -7,7 +7,7 @@ use cairn_common::{
     TableDefinition,
 };
 use cairn_sql::{
-    AlterTableOperation, ColumnPosition, GrantTarget, Insert, InsertSource, ParseError,
+    AlterTableOperation, BackendOperation, ColumnPosition, GrantTarget, Insert, InsertSource, ParseError,
     QualifiedName, SetAssignment, ShowFilter, Statement, UserIdentity, VariableScope,
     parse_statement, parse_statements,
 };
@@ -908,8 +908,36 @@ fn drop_truncate_alter_table() {
         "ALTER TABLE ... RENAME is not supported yet",
     );
     assert_error(
-        "ALTER SYSTEM ADD BACKEND 'be:9050'",
-        "ALTER SYSTEM is not supported yet",
+        "ALTER SYSTEM ADD FRONTEND 'fe:9010'",
+        "ALTER SYSTEM ... FRONTEND is not supported yet",
+    );
+    assert_error(
+        "ALTER SYSTEM MODIFY BACKEND HOST 'a' TO 'b'",
+        "ALTER SYSTEM MODIFY is not supported yet",
+    );
+    assert_error("ALTER SYSTEM ADD BACKEND be", "a backend address");
+    assert_error("ALTER SYSTEM ADD BACKEND 'a:1' 'b:2'", "',' or the end of the statement");
+}
+
+#[test]
+fn alter_system_backends() {
+    assert_eq!(
+        parse("ALTER SYSTEM ADD BACKEND 'be:9050'"),
+        Statement::AlterSystem { operation: BackendOperation::Add, backends: vec!["be:9050".into()] }
+    );
+    assert_eq!(
+        parse("alter system drop backend \"a:9050\", 'b:9050'"),
+        Statement::AlterSystem {
+            operation: BackendOperation::Drop,
+            backends: vec!["a:9050".into(), "b:9050".into()]
+        }
+    );
+    assert_eq!(
+        parse("ALTER SYSTEM DECOMMISSION BACKEND 'be-2.be:9050'"),
+        Statement::AlterSystem {
+            operation: BackendOperation::Decommission,
+            backends: vec!["be-2.be:9050".into()]
+        }
     );
 }
 
