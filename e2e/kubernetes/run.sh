@@ -3,6 +3,9 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler built from k8s.io/kubernetes, kwok
 # nodes). The operator runs as a local process against the kubeconfig, because no kubelet runs
 # images yet; the Helm chart is installed too, so its templates and RBAC meet a real API server.
+# kwok pods run nothing, so a local `cairn allin1` stands in for the cluster's FE
+# (--fe-address-override) and a real Kafka broker feeds the Routine Load job the operator
+# creates: the database-side steps (backends, jobs, the Grafana user, scale-in) run for real.
 #
 # Usage: e2e/kubernetes/run.sh   (from anywhere; installs and caches its tools on first run)
 # Prints "N passed, N failed" at the end and exits non-zero on any failure.
@@ -15,6 +18,8 @@ work="${repository}/e2e/.work/kubernetes"
 
 # shellcheck source=control-plane.sh
 source "${repository}/e2e/kubernetes/control-plane.sh"
+# shellcheck source=stand-in.sh
+source "${repository}/e2e/kubernetes/stand-in.sh"
 control_plane_reap "${work}"
 rm -rf "${work}"
 mkdir -p "${work}/logs"
@@ -29,22 +34,32 @@ check() { local name="$1"; shift; if "$@"; then pass "${name}"; else fail "${nam
 
 cleanup() {
   stop_operator
+  stand_in_stop
   control_plane_stop
   echo "${passed} passed, ${failed} failed"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "building cairn-operator"
+say "building cairn-operator and cairn"
 target_dir="${CARGO_TARGET_DIR:-${repository}/target}"
-(cd "${repository}" && cargo build -q -p cairn-operator --bin cairn-operator)
+(cd "${repository}" && cargo build -q -p cairn-operator --bin cairn-operator && cargo build -q -p cairn --bin cairn)
 operator_bin="${target_dir}/debug/cairn-operator"
+cairn_bin="${target_dir}/debug/cairn"
+venv="$(bash "${repository}/e2e/tools/python.sh" | tail -n 1)"
+
+sql() { stand_in_sql "$@"; }
+# Column 8 of SHOW [ALL] ROUTINE LOAD is State.
+job_state() { sql "SHOW ALL ROUTINE LOAD FOR web.clicks" | cut -f8 | tail -n 1; }
+backend_hosts() { sql "SHOW BACKENDS" | cut -f2 | grep -c "^demo-be-[0-9]*\.demo-be-search\.${namespace}\.svc\.cluster\.local$"; }
+backend_ordinals() { sql "SHOW BACKENDS" | cut -f2 | grep '^demo-be-' | cut -d. -f1 | sort | paste -sd' '; }
 
 start_operator() {
   # Picked right before the bind, so the control plane's own connections can not take it.
   metrics_port="$(free_port)"
   "${operator_bin}" run --plain-logs --log-level info,cairn_operator=debug \
     --metrics-address "127.0.0.1:${metrics_port}" --lease-namespace cairn-system \
+    --fe-address-override "127.0.0.1:${STAND_IN_QUERY_PORT}" \
     --lease-duration-seconds 6 >> "${work}/logs/operator.log" 2>&1 &
   OPERATOR_PID=$!
   echo "${OPERATOR_PID}" >> "${work}/pids"
@@ -73,6 +88,11 @@ condition_is() { # resource type status reason
 equals() { [ "$("${@:2}")" = "$1" ]; }
 
 control_plane_start "${work}" "${bin}"
+say "starting a Kafka broker"
+stand_in_start_kafka "${work}/kafka" "${venv}" clicks
+# The FE's port is chosen now; the FE itself starts after the cluster is applied, so the
+# operator is seen waiting for it first.
+STAND_IN_QUERY_PORT="$(free_port)"
 namespace=analytics
 kubectl create namespace "${namespace}" >/dev/null
 kubectl create namespace cairn-system >/dev/null
@@ -130,11 +150,18 @@ spec:
       format: json
       jsonpaths: ["\$.ts", "\$.url"]
       columns: [ts, url]
-      source: {strimzi: {name: events}}
+      source: {brokers: ["${KAFKA_BOOTSTRAP}"]}
+      kafkaProperties: {kafka_default_offsets: OFFSET_BEGINNING}
   grafana: {enabled: true, mode: Both, tables: [web.clicks]}
 EOF
 }
+all_conditions_settled() {
+  condition_is src/demo Available True QueriesServed && condition_is src/demo Progressing False RolloutComplete \
+    && condition_is src/demo Degraded False AsExpected
+}
+be_settled_at() { [ "$(jsonpath src/demo '{.status.be.readiness}')" = "$1" ] && all_conditions_settled; }
 apply_demo "80%" "cairn:0.1.0" 3
+applied_at="${SECONDS}"
 check "FE StatefulSet appears" eventually 60 kubectl -n "${namespace}" get statefulset/demo-fe
 check "BE StatefulSet appears after FE is ready" eventually 120 kubectl -n "${namespace}" get statefulset/demo-be
 check "BE pods become ready (status 3/3)" eventually 120 equals "3/3" jsonpath src/demo "{.status.be.readiness}"
@@ -142,6 +169,25 @@ check "FE status 1/1" eventually 60 equals "1/1" jsonpath src/demo "{.status.fe.
 check "Available=False while no FE answers (FrontendUnreachable)" eventually 60 condition_is src/demo Available False FrontendUnreachable
 check "Progressing waits for the FE connection" eventually 60 condition_is src/demo Progressing True WaitingForFrontendConnection
 check "Degraded=False" condition_is src/demo Degraded False AsExpected
+
+say "the FE answers"
+stand_in_start_frontend "${cairn_bin}" "${work}"
+check "FE serves MySQL" eventually 60 sql "SELECT 1"
+check "the job's table is created" sql "CREATE DATABASE web; CREATE TABLE web.clicks (ts DATETIME NOT NULL, url VARCHAR(256)) DUPLICATE KEY(ts) DISTRIBUTED BY HASH(ts) BUCKETS 1 PROPERTIES ('replication_num' = '1')"
+fe_started_at="${SECONDS}"
+check "all conditions settle: Available=True, Progressing=False, Degraded=False" eventually 120 all_conditions_settled
+say "apply to settled: $((SECONDS - applied_at)) s, of which $((SECONDS - fe_started_at)) s after the FE started"
+STAND_IN_ROOT_PASSWORD="$(kubectl -n "${namespace}" get secret/demo-admin -o jsonpath='{.data.password}' | base64 -d)"
+check "the operator set the root password from the admin Secret" sql "SELECT 1"
+check "the FE lists the 3 BE pods as backends" equals "3" backend_hosts
+check "status counts the FE's backends (3 pods and the FE's own)" equals "4" jsonpath src/demo '{.status.backends.total}'
+check "the Routine Load job runs in the FE" eventually 60 equals "RUNNING" job_state
+check "Kafka messages arrive through the operator's job" eventually 90 equals "3" sql "SELECT COUNT(*) FROM web.clicks"
+grafana_password="$(kubectl -n "${namespace}" get secret/demo-grafana-datasource -o jsonpath='{.data.cairn-analytics-demo\.yaml}' | base64 -d | sed -n 's/^ *password: *//p' | tr -d "\"'")"
+grafana_sql() { mysql -h 127.0.0.1 -P "${STAND_IN_QUERY_PORT}" -u grafana_reader -p"${grafana_password}" --batch --skip-column-names -e "$1"; }
+check "the Grafana user reads with the data source's password" equals "3" grafana_sql "SELECT COUNT(*) FROM web.clicks"
+grafana_can_not_write() { ! grafana_sql "DROP TABLE web.clicks" 2>/dev/null; }
+check "and can not write" grafana_can_not_write
 check "observedGeneration follows generation" equals "$(jsonpath src/demo '{.metadata.generation}')" jsonpath src/demo '{.status.observedGeneration}'
 check "services exist" kubectl -n "${namespace}" get service/demo-fe service/demo-fe-search service/demo-be service/demo-be-search
 check "client service exposes 9030 and 8030" equals "9030 8030" jsonpath service/demo-fe '{.spec.ports[*].port}'
@@ -178,11 +224,16 @@ say "scaling"
 check "scale subresource scales BE up" kubectl -n "${namespace}" scale src/demo --replicas=4
 check "BE StatefulSet grows to 4" eventually 60 equals "4" jsonpath sts/demo-be '{.spec.replicas}'
 check "status reports 4/4" eventually 120 equals "4/4" jsonpath src/demo '{.status.be.readiness}'
+check "the FE lists 4 backends" eventually 60 equals "4" backend_hosts
 kubectl -n "${namespace}" scale src/demo --replicas=2 >/dev/null
-check "scale-in is refused with a condition" eventually 60 condition_is src/demo Degraded True ScaleInRefused
-check "the StatefulSet keeps 4 replicas" equals "4" jsonpath sts/demo-be '{.spec.replicas}'
+check "scale-in shrinks the StatefulSet to 2" eventually 90 equals "2" jsonpath sts/demo-be '{.spec.replicas}'
+decommissioned() { kubectl -n "${namespace}" get events -o jsonpath='{range .items[?(@.reason=="BackendDecommissioning")]}{.message}{"\n"}{end}' | grep -o 'demo-be-[0-9][0-9]*' | sort | paste -sd' '; }
+check "after the FE decommissioned ordinals 2 and 3" equals "demo-be-2 demo-be-3" decommissioned
+check "the FE drops the decommissioned backends" eventually 60 equals "demo-be-0 demo-be-1" backend_ordinals
+check "status reports 2/2 and settles" eventually 120 be_settled_at 2/2
 kubectl -n "${namespace}" scale src/demo --replicas=4 >/dev/null
-check "Degraded clears when the spec is restored" eventually 60 condition_is src/demo Degraded False AsExpected
+check "scaling out again registers ordinals 2 and 3 anew" eventually 90 equals "4" backend_hosts
+check "and settles at 4/4" eventually 120 be_settled_at 4/4
 
 say "Grafana and Kafka wiring"
 check "datasource Secret labelled for the sidecar" equals "1" jsonpath secret/demo-grafana-datasource '{.metadata.labels.grafana_datasource}'
@@ -209,8 +260,7 @@ done
 kubectl annotate src/demo -n "${namespace}" e2e/poke="$(date +%s)" --overwrite >/dev/null
 check "GrafanaDatasource published once its CRD exists" eventually 120 kubectl -n "${namespace}" get grafanadatasources.grafana.integreatly.org/demo
 check "GrafanaDashboards published" eventually 60 kubectl -n "${namespace}" get grafanadashboards.grafana.integreatly.org/demo-health grafanadashboards.grafana.integreatly.org/demo-tables
-check "Kafka job listed in status" eventually 60 equals "clicks" jsonpath src/demo '{.status.kafkaIngest[0].name}'
-check "Kafka job waits for the FE" equals "Pending" jsonpath src/demo '{.status.kafkaIngest[0].state}'
+check "Kafka job listed in status as running" eventually 60 equals "clicks RUNNING" jsonpath src/demo '{.status.kafkaIngest[0].name} {.status.kafkaIngest[0].state}'
 
 say "operator restart mid-reconcile"
 apply_demo "60%" "cairn:0.2.0" 4
@@ -238,5 +288,7 @@ check "cluster deletes (finalizer completes)" kubectl -n "${namespace}" delete s
 check "StatefulSets are garbage-collected" eventually 120 equals "" sh -c "kubectl -n ${namespace} get sts -l app.kubernetes.io/instance=demo -o name"
 check "Services, ConfigMaps and Secrets are garbage-collected" eventually 120 equals "" sh -c "kubectl -n ${namespace} get svc,cm,secret,pdb -l app.kubernetes.io/instance=demo -o name"
 check "PVCs are retained (pvcRetentionPolicy.whenDeleted: Retain)" sh -c "kubectl -n ${namespace} get pvc -o name | grep -q data-demo-be-0"
+check "the finalizer stopped the Routine Load job" equals "STOPPED" job_state
+check "and dropped the Grafana user" sh -c "! mysql -h 127.0.0.1 -P ${STAND_IN_QUERY_PORT} -u grafana_reader -p'${grafana_password}' -e 'SELECT 1' 2>/dev/null"
 
 [ "${failed}" -eq 0 ]

@@ -25,7 +25,7 @@ use crate::database::{self, Connector, Database, DatabaseError};
 use crate::dereference::{DereferenceError, dereference};
 use crate::metrics::Metrics;
 use crate::status::{DatabaseObservation, StatusInput, compute_status, is_progressing};
-use crate::validate::{Role, ValidatedCluster, validate};
+use crate::validate::{Role, ScaleIn, ScaleInPhase, ValidatedCluster, validate};
 
 /// Finalizer that lets the operator clean database-side objects before the cluster goes.
 pub const FINALIZER: &str = "starrocks.cairn.dev/cleanup";
@@ -121,7 +121,7 @@ pub async fn reconcile_cluster(cluster: &StarRocksCluster, context: &Context) ->
     let api: Api<StarRocksCluster> = Api::namespaced(client.clone(), &namespace);
     let previous = cluster.status.clone();
 
-    let dereferenced = dereference(client, cluster, &namespace, &name).await?;
+    let dereferenced = dereference(client, context.connector.as_ref(), cluster, &namespace, &name).await?;
     let validated = match validate(cluster, &dereferenced) {
         Ok(validated) => validated,
         Err(errors) => {
@@ -201,6 +201,11 @@ async fn sync_database(
     };
     match sync_with(database.as_ref(), context, cluster, validated, applied, previous).await {
         Ok(observation) => observation,
+        Err(error) if error.is_rejection() => {
+            let message = error_chain(&error);
+            publish(context, cluster, EventType::Warning, "DatabaseStepFailed", "Reconcile", message.clone()).await;
+            DatabaseObservation::Rejected(message)
+        }
         Err(error) => DatabaseObservation::Unreachable(error_chain(&error)),
     }
 }
@@ -213,18 +218,33 @@ async fn sync_with(
     applied: &crate::apply::Applied,
     previous: Option<&StarRocksClusterStatus>,
 ) -> Result<DatabaseObservation, DatabaseError> {
-    // Register every BE ordinal the StatefulSet runs. Scale-in is refused in validate, so
-    // there is never a backend to decommission here yet.
-    let be_replicas = applied.be_statefulset.as_ref().and_then(|statefulset| statefulset.spec.as_ref()).and_then(|spec| spec.replicas).unwrap_or(0);
+    // Register every BE ordinal the StatefulSet runs.
+    let be_replicas = applied.be_statefulset.as_ref().and_then(|statefulset| statefulset.spec.as_ref()).and_then(|spec| spec.replicas);
     let mut backends = database.show_backends().await?;
-    for ordinal in 0..be_replicas {
+    let mut changed = false;
+    for ordinal in 0..be_replicas.unwrap_or(0) {
         let host = validated.pod_host(Role::Be, ordinal);
         if !backends.iter().any(|backend| backend.host == host) {
             database.execute(&database::add_backend_statement(&host, 9050)).await?;
             publish(context, cluster, EventType::Normal, "BackendAdded", "AddBackend", format!("added backend {host}:9050")).await;
+            changed = true;
         }
     }
-    if backends.len() < usize::try_from(be_replicas).unwrap_or(0) {
+    let scale_in_blocked = decommission_leaving_backends(database, context, cluster, validated, &backends).await?;
+    changed |= scale_in_blocked.is_none() && matches!(&validated.scale_in, Some(ScaleIn { phase: ScaleInPhase::Decommissioning { .. }, .. }));
+    // Backends of pods the StatefulSet no longer runs go once decommissioned and empty; the
+    // FE refuses to drop one that holds replicas anyway.
+    if let Some(be_replicas) = be_replicas {
+        for backend in &backends {
+            let gone = validated.be_ordinal(&backend.host).is_some_and(|ordinal| ordinal >= be_replicas);
+            if gone && backend.decommissioned && backend.tablets == 0 {
+                database.execute(&database::drop_backend_statement(&backend.host, backend.heartbeat_port)).await?;
+                publish(context, cluster, EventType::Normal, "BackendDropped", "DropBackend", format!("dropped decommissioned backend {}:{}", backend.host, backend.heartbeat_port)).await;
+                changed = true;
+            }
+        }
+    }
+    if changed {
         backends = database.show_backends().await?;
     }
 
@@ -241,33 +261,19 @@ async fn sync_with(
     }
     for job in &validated.kafka_jobs {
         let fingerprint = database::job_fingerprint(job);
-        let running = existing.iter().find(|existing| {
-            existing.name == job.name && existing.database == job.database && !matches!(existing.state.as_str(), "STOPPED" | "CANCELLED")
-        });
-        let recorded = previous_jobs.iter().find(|old| old.name == job.name).and_then(|old| old.fingerprint.clone());
-        let mut state = running.map(|job| (job.state.clone(), job.reason.clone()));
-        if running.is_some() && recorded.as_deref() != Some(fingerprint.as_str()) && recorded.is_some() {
-            // Fingerprints are `<identity>.<statement>`; an older status has no identity part.
-            let recorded_identity = recorded.as_deref().and_then(|recorded| recorded.split_once('.')).map(|(identity, _)| identity);
-            if recorded_identity == Some(database::job_identity_fingerprint(job).as_str()) {
-                for statement in database::alter_routine_load_statements(job) {
-                    database.execute(&statement).await?;
-                }
-                publish(context, cluster, EventType::Normal, "RoutineLoadAltered", "AlterRoutineLoad", format!("altered Routine Load job {}.{} in place; it continues from its offsets", job.database, job.name)).await;
-                state = Some(("NEED_SCHEDULE".to_owned(), None));
-            } else {
-                database.execute(&database::stop_routine_load_statement(&job.database, &job.name)).await?;
-                publish(context, cluster, EventType::Normal, "RoutineLoadStopped", "StopRoutineLoad", format!("stopped Routine Load job {}.{} to re-create it: its table, source, format or set of properties changed, which ALTER can not change", job.database, job.name)).await;
-                state = None;
+        match sync_job(database, context, cluster, job, &existing, &previous_jobs).await {
+            Ok((state, message)) => job_states.push(KafkaJobStatus { name: job.name.clone(), state, message, lag: None, fingerprint: Some(fingerprint), database: Some(job.database.clone()) }),
+            // One job's statement the FE refuses (its table does not exist, say) fails that
+            // job, not the cluster; the next reconcile tries again.
+            Err(error) if error.is_rejection() => {
+                let message = error_chain(&error);
+                publish(context, cluster, EventType::Warning, "RoutineLoadFailed", "CreateRoutineLoad", format!("Routine Load job {}.{}: {message}", job.database, job.name)).await;
+                // The recorded fingerprint stays, so a refused ALTER is tried again.
+                let recorded = previous_jobs.iter().find(|old| old.name == job.name).and_then(|old| old.fingerprint.clone());
+                job_states.push(KafkaJobStatus { name: job.name.clone(), state: JOB_FAILED.to_owned(), message: Some(message), lag: None, fingerprint: recorded, database: Some(job.database.clone()) });
             }
+            Err(error) => return Err(error),
         }
-        if state.is_none() {
-            database.execute(&database::create_routine_load_statement(job)).await?;
-            publish(context, cluster, EventType::Normal, "RoutineLoadCreated", "CreateRoutineLoad", format!("created Routine Load job {}.{} from topic {}", job.database, job.name, job.topic)).await;
-            state = Some(("NEED_SCHEDULE".to_owned(), None));
-        }
-        let (state, message) = state.unwrap_or_default();
-        job_states.push(KafkaJobStatus { name: job.name.clone(), state, message, lag: None, fingerprint: Some(fingerprint), database: Some(job.database.clone()) });
     }
     for old in &previous_jobs {
         let still_wanted = validated.kafka_jobs.iter().any(|job| job.name == old.name);
@@ -284,7 +290,82 @@ async fn sync_with(
         }
         grafana_user = true;
     }
-    Ok(DatabaseObservation::Reached { backends, kafka_jobs: job_states, grafana_user })
+    Ok(DatabaseObservation::Reached { backends, kafka_jobs: job_states, grafana_user, scale_in_blocked })
+}
+
+/// Decommissions the BE ordinals a pending scale-in removes. Returns the FE's refusal, which
+/// blocks the scale-in (the StatefulSet keeps its pods) without failing the other steps.
+async fn decommission_leaving_backends(
+    database: &dyn Database,
+    context: &Context,
+    cluster: &StarRocksCluster,
+    validated: &ValidatedCluster,
+    backends: &[database::Backend],
+) -> Result<Option<String>, DatabaseError> {
+    let Some(ScaleIn { from, to, phase: ScaleInPhase::Decommissioning { .. } }) = &validated.scale_in else {
+        return Ok(None);
+    };
+    for ordinal in (*to..*from).rev() {
+        let host = validated.pod_host(Role::Be, ordinal);
+        let Some(backend) = backends.iter().find(|backend| backend.host == host && !backend.decommissioned) else {
+            continue;
+        };
+        match database.execute(&database::decommission_backend_statement(&host, backend.heartbeat_port)).await {
+            Ok(()) => {
+                let note = format!("decommissioning backend {host}:{} to scale BE in from {from} to {to}", backend.heartbeat_port);
+                publish(context, cluster, EventType::Normal, "BackendDecommissioning", "DecommissionBackend", note).await;
+            }
+            Err(error) if error.is_rejection() => {
+                let message = error_chain(&error);
+                publish(context, cluster, EventType::Warning, "DecommissionRefused", "DecommissionBackend", message.clone()).await;
+                return Ok(Some(message));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// State of a job the FE refused to create or change.
+pub const JOB_FAILED: &str = "Failed";
+
+/// Creates, alters or re-creates one Routine Load job so it matches the spec; returns its
+/// state and the FE's reason.
+async fn sync_job(
+    database: &dyn Database,
+    context: &Context,
+    cluster: &StarRocksCluster,
+    job: &crate::validate::ValidatedKafkaJob,
+    existing: &[database::RoutineLoad],
+    previous_jobs: &[KafkaJobStatus],
+) -> Result<(String, Option<String>), DatabaseError> {
+    let fingerprint = database::job_fingerprint(job);
+    let running = existing.iter().find(|existing| {
+        existing.name == job.name && existing.database == job.database && !matches!(existing.state.as_str(), "STOPPED" | "CANCELLED")
+    });
+    let recorded = previous_jobs.iter().find(|old| old.name == job.name).and_then(|old| old.fingerprint.clone());
+    let mut state = running.map(|job| (job.state.clone(), job.reason.clone()));
+    if running.is_some() && recorded.as_deref() != Some(fingerprint.as_str()) && recorded.is_some() {
+        // Fingerprints are `<identity>.<statement>`; an older status has no identity part.
+        let recorded_identity = recorded.as_deref().and_then(|recorded| recorded.split_once('.')).map(|(identity, _)| identity);
+        if recorded_identity == Some(database::job_identity_fingerprint(job).as_str()) {
+            for statement in database::alter_routine_load_statements(job) {
+                database.execute(&statement).await?;
+            }
+            publish(context, cluster, EventType::Normal, "RoutineLoadAltered", "AlterRoutineLoad", format!("altered Routine Load job {}.{} in place; it continues from its offsets", job.database, job.name)).await;
+            state = Some(("NEED_SCHEDULE".to_owned(), None));
+        } else {
+            database.execute(&database::stop_routine_load_statement(&job.database, &job.name)).await?;
+            publish(context, cluster, EventType::Normal, "RoutineLoadStopped", "StopRoutineLoad", format!("stopped Routine Load job {}.{} to re-create it: its table, source, format or set of properties changed, which ALTER can not change", job.database, job.name)).await;
+            state = None;
+        }
+    }
+    if state.is_none() {
+        database.execute(&database::create_routine_load_statement(job)).await?;
+        publish(context, cluster, EventType::Normal, "RoutineLoadCreated", "CreateRoutineLoad", format!("created Routine Load job {}.{} from topic {}", job.database, job.name, job.topic)).await;
+        state = Some(("NEED_SCHEDULE".to_owned(), None));
+    }
+    Ok(state.unwrap_or_default())
 }
 
 /// Finalizer cleanup: stop the cluster's Routine Load jobs and drop the Grafana user. Kubernetes

@@ -32,6 +32,14 @@ pub enum DatabaseError {
     Column { statement: String, column: String },
 }
 
+impl DatabaseError {
+    /// The FE answered and refused (an error packet), as opposed to not answering: the
+    /// statement, not the connection, needs attention.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, DatabaseError::Statement { source: mysql_async::Error::Server(_), .. } | DatabaseError::Column { .. })
+    }
+}
+
 /// A backend as `SHOW BACKENDS` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backend {

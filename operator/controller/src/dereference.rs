@@ -1,7 +1,7 @@
 //! Reads what a cluster refers to, and the little current state later steps must respect:
-//! the admin and Kafka credential Secrets, whether grafana-operator's CRDs exist, and the BE
-//! StatefulSet's current replica count (scale-in guard). This is the only step that reads the
-//! API before apply.
+//! the admin and Kafka credential Secrets, whether grafana-operator's CRDs exist, the BE
+//! StatefulSet's current replica count and, only while a BE scale-in is pending, what the FE
+//! reports of its backends. This is the only step that reads before apply.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use rand::Rng;
+
+use crate::controller::error_chain;
+use crate::database::{Backend, Connector};
 
 /// API group/version of grafana-operator's custom resources.
 pub const GRAFANA_OPERATOR_API_VERSION: &str = "grafana.integreatly.org/v1beta1";
@@ -26,6 +29,16 @@ pub struct Dereferenced {
     pub grafana_operator_crds_present: bool,
     /// `spec.replicas` of the BE StatefulSet, when it exists.
     pub current_be_replicas: Option<i32>,
+    /// `SHOW BACKENDS`, read only when the spec asks for fewer BEs than the StatefulSet has.
+    pub frontend_backends: Option<FrontendBackends>,
+}
+
+/// What the FE said about its backends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrontendBackends {
+    Listed(Vec<Backend>),
+    /// The FE did not answer, or refused; the message says why.
+    Unreachable(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +62,7 @@ pub enum DereferenceError {
 /// Reads the referenced objects of `cluster` in `namespace`.
 pub async fn dereference(
     client: &Client,
+    connector: &dyn Connector,
     cluster: &StarRocksCluster,
     namespace: &str,
     name: &str,
@@ -101,12 +115,29 @@ pub async fn dereference(
                 kinds.contains(&"GrafanaDatasource") && kinds.contains(&"GrafanaDashboard")
             });
 
+    let scale_in_pending = current_be_replicas.is_some_and(|current| cluster.spec.be.replicas < current);
+    let frontend_backends = if scale_in_pending {
+        let host = format!("{name}-fe.{namespace}.svc");
+        let password = admin_password.clone().unwrap_or_default();
+        let listed = match connector.connect(&host, 9030, &password).await {
+            Ok(database) => database.show_backends().await,
+            Err(error) => Err(error),
+        };
+        Some(match listed {
+            Ok(backends) => FrontendBackends::Listed(backends),
+            Err(error) => FrontendBackends::Unreachable(error_chain(&error)),
+        })
+    } else {
+        None
+    };
+
     Ok(Dereferenced {
         admin_password,
         generated_password: generate_password(),
         secrets,
         grafana_operator_crds_present,
         current_be_replicas,
+        frontend_backends,
     })
 }
 

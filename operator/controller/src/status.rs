@@ -13,17 +13,22 @@ use k8s_openapi::jiff::Timestamp;
 use crate::apply::{Applied, statefulset_ready};
 use crate::build::grafana::{dashboard_config_map_names, datasource_secret_name};
 use crate::database::Backend;
-use crate::validate::ValidatedCluster;
+use crate::validate::{ScaleIn, ScaleInPhase, ValidatedCluster};
 
 /// What the FE told this reconcile.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DatabaseObservation {
     /// The FE did not answer; the message says why.
     Unreachable(String),
+    /// The FE answered but refused a step every cluster needs (registering a backend, the
+    /// Grafana user); the message has its error.
+    Rejected(String),
     Reached {
         backends: Vec<Backend>,
         kafka_jobs: Vec<KafkaJobStatus>,
         grafana_user: bool,
+        /// The FE's refusal to decommission a leaving backend; the scale-in waits.
+        scale_in_blocked: Option<String>,
     },
 }
 
@@ -129,7 +134,7 @@ fn reconciled_conditions(
     let fe_address = format!("{}:9030", cluster.fe_service_host());
 
     match database {
-        DatabaseObservation::Reached { backends, kafka_jobs, grafana_user } => {
+        DatabaseObservation::Reached { backends, kafka_jobs, grafana_user, .. } => {
             status.backends = Some(BackendsStatus {
                 total: i32::try_from(backends.len()).unwrap_or(i32::MAX),
                 alive: i32::try_from(backends.iter().filter(|backend| backend.alive).count()).unwrap_or(i32::MAX),
@@ -142,7 +147,7 @@ fn reconciled_conditions(
                 grafana.read_only_user = *grafana_user;
             }
         }
-        DatabaseObservation::Unreachable(_) => {
+        DatabaseObservation::Unreachable(_) | DatabaseObservation::Rejected(_) => {
             status.backends = None;
             // Jobs keep their last known state; the new ones are Pending until the FE answers.
             let previous = std::mem::take(&mut status.kafka_ingest);
@@ -171,12 +176,30 @@ fn reconciled_conditions(
     });
 
     let alive_backends = status.backends.as_ref().map(|backends| backends.alive).unwrap_or(0);
+    let scale_in_blocked = match database {
+        DatabaseObservation::Reached { scale_in_blocked, .. } => scale_in_blocked.as_deref(),
+        _ => None,
+    };
+    let has_leaving_backends = match database {
+        DatabaseObservation::Reached { backends, .. } => {
+            backends.iter().any(|backend| cluster.be_ordinal(&backend.host).is_some_and(|ordinal| ordinal >= cluster.be.replicas))
+        }
+        _ => false,
+    };
     let available = match database {
         DatabaseObservation::Unreachable(error) => condition(
             CONDITION_AVAILABLE,
             false,
             "FrontendUnreachable",
             format!("the FE at {fe_address} did not answer ({error}); waiting for it"),
+            generation,
+            now,
+        ),
+        DatabaseObservation::Rejected(error) => condition(
+            CONDITION_AVAILABLE,
+            false,
+            "DatabaseStepFailed",
+            format!("the FE at {fe_address} refused a step of the reconcile: {error}"),
             generation,
             now,
         ),
@@ -227,6 +250,30 @@ fn reconciled_conditions(
             generation,
             now,
         )
+    } else if let (Some(ScaleIn { from, to, phase: ScaleInPhase::Decommissioning { pending } }), None) = (&cluster.scale_in, scale_in_blocked) {
+        condition(
+            CONDITION_PROGRESSING,
+            true,
+            "DecommissioningBackends",
+            format!(
+                "scaling BE in from {from} to {to}: waiting until the FE reports {} decommissioned with no tablets; \
+                 the StatefulSet keeps {from} pods until then",
+                pending.join(", ")
+            ),
+            generation,
+            now,
+        )
+    } else if let Some(ScaleIn { from, to, phase: ScaleInPhase::WaitingForFrontend { error } }) = &cluster.scale_in {
+        condition(
+            CONDITION_PROGRESSING,
+            true,
+            "WaitingForFrontendConnection",
+            format!("scaling BE in from {from} to {to} needs the FE to decommission backends first; it did not answer ({error})"),
+            generation,
+            now,
+        )
+    } else if matches!(&cluster.scale_in, Some(ScaleIn { phase: ScaleInPhase::Shrinking, .. })) && has_leaving_backends {
+        condition(CONDITION_PROGRESSING, true, "DroppingBackends", "the StatefulSet shrank; dropping the decommissioned backends".into(), generation, now)
     } else {
         condition(CONDITION_PROGRESSING, false, "RolloutComplete", "every object matches the spec".into(), generation, now)
     };
@@ -234,22 +281,24 @@ fn reconciled_conditions(
     let failing_jobs: Vec<String> = status
         .kafka_ingest
         .iter()
-        .filter(|job| matches!(job.state.as_str(), "PAUSED" | "CANCELLED" | "STOPPED"))
+        .filter(|job| matches!(job.state.as_str(), "PAUSED" | "CANCELLED" | "STOPPED" | crate::controller::JOB_FAILED))
         .map(|job| format!("{} is {}", job.name, job.state))
         .collect();
-    let degraded = if let Some(refusal) = cluster.scale_in_refused {
+    let degraded = if let (Some(ScaleIn { from, to, .. }), Some(refusal)) = (&cluster.scale_in, scale_in_blocked) {
         condition(
             CONDITION_DEGRADED,
             true,
-            "ScaleInRefused",
+            "ScaleInBlocked",
             format!(
-                "scale-in of BE from {} to {} replicas is refused: the engine cannot decommission backends yet, \
-                 so shrinking would lose tablets; set be.replicas back to {}",
-                refusal.from, refusal.to, refusal.from
+                "scale-in of BE from {from} to {to} replicas waits: the FE refused to decommission a leaving backend \
+                 ({refusal}); the StatefulSet keeps {from} pods so no tablet is lost. Set be.replicas back to {from} \
+                 or make the backend decommissionable"
             ),
             generation,
             now,
         )
+    } else if let DatabaseObservation::Rejected(error) = database {
+        condition(CONDITION_DEGRADED, true, "DatabaseStepFailed", error.clone(), generation, now)
     } else if !failing_jobs.is_empty() {
         condition(CONDITION_DEGRADED, true, "RoutineLoadNotRunning", failing_jobs.join(", "), generation, now)
     } else {
@@ -271,7 +320,7 @@ mod tests {
     use super::*;
     use crate::build::build_cluster_resources;
     use crate::validate::tests::{FULL_SPEC, sample_cluster, sample_dereferenced};
-    use crate::validate::{ScaleInRefusal, validate};
+    use crate::validate::{ScaleIn, ScaleInPhase, validate};
     use k8s_openapi::api::apps::v1::StatefulSetStatus;
 
     fn ready(mut statefulset: StatefulSet) -> StatefulSet {
@@ -314,6 +363,7 @@ mod tests {
             backends: vec![backend(true), backend(true), backend(false)],
             kafka_jobs: vec![],
             grafana_user: true,
+            scale_in_blocked: None,
         };
         let input = StatusInput::Reconciled { cluster: &cluster, applied: &applied, database: &database };
         let status = compute_status(None, Some(2), input, at(100));
@@ -335,9 +385,9 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_fe_waits_and_refused_scale_in_degrades() -> anyhow::Result<()> {
+    fn unreachable_fe_waits() -> anyhow::Result<()> {
         let mut cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
-        cluster.scale_in_refused = Some(ScaleInRefusal { from: 4, to: 3 });
+        cluster.scale_in = Some(ScaleIn { from: 4, to: 3, phase: ScaleInPhase::WaitingForFrontend { error: "refused".into() } });
         let resources = build_cluster_resources(&cluster);
         let applied = Applied {
             fe_statefulset: ready(resources.fe_statefulset.clone()),
@@ -349,11 +399,62 @@ mod tests {
         let status = compute_status(None, Some(3), input, at(100));
         assert_eq!(find(&status, CONDITION_AVAILABLE), ("False", "FrontendUnreachable"));
         assert_eq!(find(&status, CONDITION_PROGRESSING), ("True", "WaitingForFrontendConnection"));
-        assert_eq!(find(&status, CONDITION_DEGRADED), ("True", "ScaleInRefused"));
-        let message = &status.conditions[2].message;
-        assert!(message.starts_with("scale-in of BE from 4 to 3 replicas is refused"), "{message}");
+        assert_eq!(find(&status, CONDITION_DEGRADED), ("False", "AsExpected"));
         let job_states: Vec<&str> = status.kafka_ingest.iter().map(|job| job.state.as_str()).collect();
         assert_eq!(job_states, ["Pending", "Pending"]);
+        Ok(())
+    }
+
+    #[test]
+    fn scale_in_progresses_while_decommissioning_and_degrades_when_refused() -> anyhow::Result<()> {
+        let mut cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
+        let pending = vec!["demo-be-3.demo-be-search.analytics.svc.cluster.local:9050".to_owned()];
+        cluster.scale_in = Some(ScaleIn { from: 4, to: 3, phase: ScaleInPhase::Decommissioning { pending } });
+        let resources = build_cluster_resources(&cluster);
+        let applied = Applied {
+            fe_statefulset: ready(resources.fe_statefulset.clone()),
+            be_statefulset: Some(ready(resources.be_statefulset.clone())),
+            be_waiting_for_fe: false,
+        };
+        let backend = Backend { host: "h".into(), heartbeat_port: 9050, alive: true, decommissioned: false, tablets: 1 };
+        let reached = |scale_in_blocked: Option<&str>| DatabaseObservation::Reached {
+            backends: vec![backend.clone()],
+            kafka_jobs: vec![],
+            grafana_user: true,
+            scale_in_blocked: scale_in_blocked.map(str::to_owned),
+        };
+        let database = reached(None);
+        let input = StatusInput::Reconciled { cluster: &cluster, applied: &applied, database: &database };
+        let status = compute_status(None, Some(3), input, at(100));
+        assert_eq!(find(&status, CONDITION_AVAILABLE), ("True", "QueriesServed"));
+        assert_eq!(find(&status, CONDITION_PROGRESSING), ("True", "DecommissioningBackends"));
+        assert!(status.conditions[1].message.contains("demo-be-3.demo-be-search.analytics.svc.cluster.local:9050"));
+        assert_eq!(find(&status, CONDITION_DEGRADED), ("False", "AsExpected"));
+
+        let database = reached(Some("ERROR 1235: holds 3 tablet replica(s)"));
+        let input = StatusInput::Reconciled { cluster: &cluster, applied: &applied, database: &database };
+        let status = compute_status(None, Some(3), input, at(100));
+        assert_eq!(find(&status, CONDITION_DEGRADED), ("True", "ScaleInBlocked"));
+        let message = &status.conditions[2].message;
+        assert!(message.contains("holds 3 tablet replica(s)") && message.contains("keeps 4 pods"), "{message}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_refused_step_is_not_an_unreachable_fe() -> anyhow::Result<()> {
+        let cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
+        let resources = build_cluster_resources(&cluster);
+        let applied = Applied {
+            fe_statefulset: ready(resources.fe_statefulset.clone()),
+            be_statefulset: Some(ready(resources.be_statefulset.clone())),
+            be_waiting_for_fe: false,
+        };
+        let database = DatabaseObservation::Rejected("the FE rejected statement \"ALTER SYSTEM ADD BACKEND\"".into());
+        let input = StatusInput::Reconciled { cluster: &cluster, applied: &applied, database: &database };
+        let status = compute_status(None, Some(3), input, at(100));
+        assert_eq!(find(&status, CONDITION_AVAILABLE), ("False", "DatabaseStepFailed"));
+        assert_eq!(find(&status, CONDITION_DEGRADED), ("True", "DatabaseStepFailed"));
+        assert_eq!(find(&status, CONDITION_PROGRESSING), ("False", "RolloutComplete"));
         Ok(())
     }
 

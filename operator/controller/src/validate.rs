@@ -12,7 +12,7 @@ use cairn_operator_types::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use kube::Resource;
 
-use crate::dereference::Dereferenced;
+use crate::dereference::{Dereferenced, FrontendBackends};
 
 /// Configuration keys the operator sets itself; users may not override them because the
 /// Services, probes and volume mounts depend on them.
@@ -134,11 +134,26 @@ pub struct ValidatedComponent {
     pub spec: ComponentSpec,
 }
 
-/// A refused BE scale-in: the user asked for `to`, the StatefulSet keeps `from`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScaleInRefusal {
+/// A BE scale-in under way: the user asked for `to` replicas and the StatefulSet has `from`.
+/// The StatefulSet shrinks only once the FE reports the leaving backends decommissioned and
+/// empty, so no tablet replica goes with a pod.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScaleIn {
     pub from: i32,
     pub to: i32,
+    pub phase: ScaleInPhase,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScaleInPhase {
+    /// These leaving backends (`host:heartbeat_port`) still hold replicas or are not yet
+    /// decommissioned; the StatefulSet keeps `from` and the database step decommissions them.
+    Decommissioning { pending: Vec<String> },
+    /// The FE could not be asked; the StatefulSet keeps `from` until it answers.
+    WaitingForFrontend { error: String },
+    /// Every leaving backend is decommissioned and empty (or was never registered): the
+    /// StatefulSet shrinks to `to`, then the database step drops them.
+    Shrinking,
 }
 
 /// The root password and where it lives.
@@ -196,7 +211,7 @@ pub struct ValidatedCluster {
     pub kafka_jobs: Vec<ValidatedKafkaJob>,
     pub grafana: Option<ValidatedGrafana>,
     pub pvc_retention_policy: PvcRetentionPolicy,
-    pub scale_in_refused: Option<ScaleInRefusal>,
+    pub scale_in: Option<ScaleIn>,
 }
 
 impl ValidatedCluster {
@@ -224,6 +239,17 @@ impl ValidatedCluster {
             self.headless_service_name(role),
             self.namespace
         )
+    }
+
+    /// The BE ordinal of a backend host this cluster registered, if it is one.
+    pub fn be_ordinal(&self, host: &str) -> Option<i32> {
+        let prefix = format!("{}-", self.component_name(Role::Be));
+        let suffix = format!(".{}.{}.svc.cluster.local", self.headless_service_name(Role::Be), self.namespace);
+        let ordinal = host.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
+        if ordinal.is_empty() || !ordinal.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        ordinal.parse().ok()
     }
 
     /// The FE client Service address that clients (and the operator) connect to.
@@ -298,17 +324,8 @@ pub fn validate(
         return Err(ValidationErrors(errors));
     }
 
-    // Scale-in loses data unless the FE first decommissions the highest BE ordinals; the
-    // engine cannot do that yet, so keep the running count and say why.
-    let current_backends = dereferenced.current_be_replicas;
-    let (be_replicas, scale_in_refused) = match current_backends {
-        Some(current) if spec.be.replicas < current => {
-            (current, Some(ScaleInRefusal { from: current, to: spec.be.replicas }))
-        }
-        _ => (spec.be.replicas, None),
-    };
 
-    Ok(ValidatedCluster {
+    let mut validated = ValidatedCluster {
         name,
         namespace,
         generation: cluster.metadata.generation,
@@ -320,15 +337,44 @@ pub fn validate(
         },
         be: ValidatedComponent {
             role: Role::Be,
-            replicas: be_replicas,
+            replicas: spec.be.replicas,
             spec: spec.be.component.clone(),
         },
         admin,
         kafka_jobs,
         grafana,
         pvc_retention_policy: spec.pvc_retention_policy,
-        scale_in_refused,
-    })
+        scale_in: None,
+    };
+    if let Some(current) = dereferenced.current_be_replicas.filter(|current| spec.be.replicas < *current) {
+        let scale_in = plan_scale_in(&validated, current, spec.be.replicas, dereferenced.frontend_backends.as_ref());
+        if scale_in.phase != ScaleInPhase::Shrinking {
+            validated.be.replicas = current;
+        }
+        validated.scale_in = Some(scale_in);
+    }
+    Ok(validated)
+}
+
+/// Scale-in loses data unless the FE first decommissions the highest BE ordinals and moves
+/// their replicas away, so the StatefulSet shrinks only once the FE reports them empty.
+fn plan_scale_in(cluster: &ValidatedCluster, from: i32, to: i32, frontend: Option<&FrontendBackends>) -> ScaleIn {
+    let phase = match frontend {
+        None => ScaleInPhase::WaitingForFrontend { error: "the FE was not asked".into() },
+        Some(FrontendBackends::Unreachable(error)) => ScaleInPhase::WaitingForFrontend { error: error.clone() },
+        Some(FrontendBackends::Listed(backends)) => {
+            let pending: Vec<String> = (to..from)
+                .rev()
+                .filter_map(|ordinal| {
+                    let host = cluster.pod_host(Role::Be, ordinal);
+                    let backend = backends.iter().find(|backend| backend.host == host)?;
+                    (!backend.decommissioned || backend.tablets > 0).then(|| format!("{}:{}", backend.host, backend.heartbeat_port))
+                })
+                .collect();
+            if pending.is_empty() { ScaleInPhase::Shrinking } else { ScaleInPhase::Decommissioning { pending } }
+        }
+    };
+    ScaleIn { from, to, phase }
 }
 
 fn check_component(role: Role, component: &ComponentSpec, errors: &mut Vec<ValidationError>) {
@@ -476,6 +522,7 @@ pub fn derive_grafana_password(admin_password: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::database::Backend;
 
     pub(crate) fn sample_cluster(yaml_spec: &str) -> StarRocksCluster {
         let text = format!(
@@ -528,6 +575,7 @@ pub(crate) mod tests {
             secrets: BTreeMap::from([("kafka-user".to_owned(), kafka_user)]),
             grafana_operator_crds_present: true,
             current_be_replicas: None,
+            frontend_backends: None,
         }
     }
 
@@ -610,15 +658,55 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn scale_in_is_refused_and_keeps_current_replicas() -> anyhow::Result<()> {
+    fn scale_in_shrinks_only_once_the_leaving_backends_are_empty() -> anyhow::Result<()> {
+        let backend = |ordinal: i32, decommissioned: bool, tablets: i64| Backend {
+            host: format!("demo-be-{ordinal}.demo-be-search.analytics.svc.cluster.local"),
+            heartbeat_port: 9050,
+            alive: true,
+            decommissioned,
+            tablets,
+        };
         let mut dereferenced = sample_dereferenced();
         dereferenced.current_be_replicas = Some(5);
+        // The FE was not asked (or did not answer): keep every pod.
         let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
         assert_eq!(validated.be.replicas, 5);
-        assert_eq!(validated.scale_in_refused, Some(ScaleInRefusal { from: 5, to: 3 }));
+        assert!(matches!(validated.scale_in, Some(ScaleIn { from: 5, to: 3, phase: ScaleInPhase::WaitingForFrontend { .. } })));
+        // Ordinal 4 is empty, 3 is not decommissioned yet: decommission 3, keep 5 pods.
+        dereferenced.frontend_backends = Some(FrontendBackends::Listed(vec![backend(0, false, 9), backend(3, false, 0), backend(4, true, 0)]));
+        let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
+        assert_eq!(validated.be.replicas, 5);
+        let pending = vec!["demo-be-3.demo-be-search.analytics.svc.cluster.local:9050".to_owned()];
+        assert_eq!(validated.scale_in.map(|scale_in| scale_in.phase), Some(ScaleInPhase::Decommissioning { pending: pending.clone() }));
+        // Decommissioned but still holding replicas: keep waiting.
+        dereferenced.frontend_backends = Some(FrontendBackends::Listed(vec![backend(3, true, 2), backend(4, true, 0)]));
+        let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
+        assert_eq!(validated.scale_in.map(|scale_in| scale_in.phase), Some(ScaleInPhase::Decommissioning { pending }));
+        // Both empty (a never-registered ordinal counts as empty): shrink.
+        dereferenced.frontend_backends = Some(FrontendBackends::Listed(vec![backend(0, false, 9), backend(4, true, 0)]));
+        let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
+        assert_eq!(validated.be.replicas, 3);
+        assert_eq!(validated.scale_in.map(|scale_in| scale_in.phase), Some(ScaleInPhase::Shrinking));
+        // Growing needs no FE.
         dereferenced.current_be_replicas = Some(2);
         let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
-        assert_eq!((validated.be.replicas, validated.scale_in_refused), (3, None));
+        assert_eq!((validated.be.replicas, validated.scale_in), (3, None));
+        Ok(())
+    }
+
+    #[test]
+    fn backend_hosts_map_to_ordinals() -> anyhow::Result<()> {
+        let validated = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
+        assert_eq!(validated.be_ordinal(&validated.pod_host(Role::Be, 12)), Some(12));
+        for other in [
+            validated.pod_host(Role::Fe, 0),
+            "demo-be-x.demo-be-search.analytics.svc.cluster.local".to_owned(),
+            "demo-be-1.demo-be-search.other.svc.cluster.local".to_owned(),
+            "other-be-1.other-be-search.analytics.svc.cluster.local".to_owned(),
+            "127.0.0.1".to_owned(),
+        ] {
+            assert_eq!(validated.be_ordinal(&other), None, "{other}");
+        }
         Ok(())
     }
 

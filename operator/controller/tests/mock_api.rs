@@ -139,15 +139,38 @@ async fn be_is_held_back_while_fe_is_not_ready() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An FE that records statements and keeps a backend list, as `cairn allin1` does:
+/// DECOMMISSION marks a backend, DROP removes it, and `refuse_decommission` answers
+/// DECOMMISSION with the error a backend holding replicas gets.
 #[derive(Default)]
 struct FakeDatabase {
     statements: Arc<Mutex<Vec<String>>>,
+    backends: Arc<Mutex<Vec<Backend>>>,
+    refuse_decommission: bool,
+}
+
+impl FakeDatabase {
+    fn with_backends(hosts: &[&str], refuse_decommission: bool) -> FakeDatabase {
+        let backends = hosts
+            .iter()
+            .map(|host| Backend { host: (*host).to_owned(), heartbeat_port: 9050, alive: true, decommissioned: false, tablets: 0 })
+            .collect();
+        FakeDatabase { backends: Arc::new(Mutex::new(backends)), refuse_decommission, ..FakeDatabase::default() }
+    }
+
+    fn statements(&self) -> Vec<String> {
+        self.statements.lock().map(|statements| statements.clone()).unwrap_or_default()
+    }
+}
+
+fn host_of(statement: &str) -> String {
+    statement.rsplit(' ').next().unwrap_or_default().trim_matches('"').trim_end_matches(":9050").to_owned()
 }
 
 #[async_trait]
 impl Database for FakeDatabase {
     async fn show_backends(&self) -> Result<Vec<Backend>, DatabaseError> {
-        Ok(vec![])
+        Ok(self.backends.lock().map(|backends| backends.clone()).unwrap_or_default())
     }
     async fn show_routine_loads(&self, _database: &str) -> Result<Vec<RoutineLoad>, DatabaseError> {
         Ok(vec![])
@@ -155,6 +178,18 @@ impl Database for FakeDatabase {
     async fn execute(&self, statement: &str) -> Result<(), DatabaseError> {
         if let Ok(mut statements) = self.statements.lock() {
             statements.push(statement.to_owned());
+        }
+        let mut backends = self.backends.lock().map_err(|_| DatabaseError::Column { statement: statement.into(), column: "lock".into() })?;
+        if statement.starts_with("ALTER SYSTEM DECOMMISSION BACKEND") {
+            if self.refuse_decommission {
+                let refusal = mysql_async::ServerError { code: 1235, message: "holds 3 tablet replica(s)".into(), state: "42000".into() };
+                return Err(DatabaseError::Statement { statement: statement.into(), source: mysql_async::Error::Server(refusal) });
+            }
+            let host = host_of(statement);
+            backends.iter_mut().filter(|backend| backend.host == host).for_each(|backend| backend.decommissioned = true);
+        } else if statement.starts_with("ALTER SYSTEM DROP BACKEND") {
+            let host = host_of(statement);
+            backends.retain(|backend| backend.host != host);
         }
         Ok(())
     }
@@ -166,7 +201,11 @@ impl Connector for FakeDatabase {
         if let Ok(mut statements) = self.statements.lock() {
             statements.push(format!("-- connect {host}:{port}"));
         }
-        Ok(Box::new(FakeDatabase { statements: self.statements.clone() }))
+        Ok(Box::new(FakeDatabase {
+            statements: self.statements.clone(),
+            backends: self.backends.clone(),
+            refuse_decommission: self.refuse_decommission,
+        }))
     }
 }
 
@@ -219,9 +258,8 @@ async fn deletion_cleans_the_database_then_removes_the_finalizer() -> anyhow::Re
     let result = reconcile(Arc::new(deleted), context(client, database.clone())).await;
     assert!(result.is_ok(), "{result:?}");
     server.abort();
-    let statements = database.statements.lock().map(|statements| statements.clone()).unwrap_or_default();
     assert_eq!(
-        statements,
+        database.statements(),
         [
             "-- connect demo-fe.analytics.svc:9030",
             "STOP ROUTINE LOAD FOR `shop`.`orders`",
@@ -232,5 +270,97 @@ async fn deletion_cleans_the_database_then_removes_the_finalizer() -> anyhow::Re
     assert_eq!(calls.first().map(String::as_str), Some(format!("GET {NS}/secrets/demo-admin").as_str()));
     assert_eq!(calls.last().map(String::as_str), Some(format!("PATCH {CLUSTERS}").as_str()));
     assert!(calls.iter().any(|call| call == "POST /apis/events.k8s.io/v1/namespaces/analytics/events"), "{calls:?}");
+    Ok(())
+}
+
+fn pod(ordinal: i32) -> String {
+    format!("demo-be-{ordinal}.demo-be-search.analytics.svc.cluster.local")
+}
+
+/// One reconcile of a cluster asking for 2 BEs while its StatefulSet runs `running`; returns
+/// the BE StatefulSet replicas it applied and the status it wrote.
+async fn reconcile_scale_in(database: Arc<FakeDatabase>, running: i64) -> anyhow::Result<(Option<i64>, Value)> {
+    let cluster = cluster(&format!("  finalizers: [{FINALIZER}]"))?;
+    let statefulset = json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "demo-be", "namespace": "analytics"},
+        "spec": {"replicas": running, "selector": {}, "template": {}},
+    });
+    let cluster_json = serde_json::to_value(&cluster)?;
+    let (client, log, server) = fake_api(move |method, path, body| match *method {
+        Method::PATCH if path.ends_with("/demo/status") => {
+            let mut updated = cluster_json.clone();
+            updated["status"] = body["status"].clone();
+            (200, updated)
+        }
+        Method::GET if path.ends_with("/statefulsets/demo-be") => (200, ready_statefulset(statefulset.clone())),
+        Method::PATCH if path.contains("/statefulsets/") => (200, ready_statefulset(body.clone())),
+        Method::PATCH | Method::POST => (200, body.clone()),
+        _ => not_found(),
+    });
+    let result = reconcile(Arc::new(cluster), context(client, database)).await;
+    server.abort();
+    assert!(result.is_ok(), "{result:?}");
+    let log = log.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let applied = log
+        .iter()
+        .find(|(method, path, _)| method == "PATCH" && path.ends_with("/statefulsets/demo-be"))
+        .and_then(|(_, _, body)| body["spec"]["replicas"].as_i64());
+    let status = log
+        .iter()
+        .rev()
+        .find(|(method, path, _)| method == "PATCH" && path.ends_with("/demo/status"))
+        .map(|(_, _, body)| body["status"].clone())
+        .unwrap_or(Value::Null);
+    Ok((applied, status))
+}
+
+fn condition(status: &Value, kind: &str) -> (String, String) {
+    let found = status["conditions"].as_array().into_iter().flatten().find(|condition| condition["type"] == kind);
+    let field = |name: &str| found.and_then(|condition| condition[name].as_str()).unwrap_or("missing").to_owned();
+    (field("status"), field("reason"))
+}
+
+#[tokio::test]
+async fn scale_in_decommissions_first_then_shrinks_then_drops() -> anyhow::Result<()> {
+    let hosts: Vec<String> = (0..4).map(pod).collect();
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let database = Arc::new(FakeDatabase::with_backends(&hosts, false));
+
+    // First pass: the leaving ordinals (3, then 2) are decommissioned; every pod stays.
+    let (applied, status) = reconcile_scale_in(database.clone(), 4).await?;
+    assert_eq!(applied, Some(4));
+    assert_eq!(condition(&status, "Progressing"), ("True".into(), "DecommissioningBackends".into()));
+    let decommissions: Vec<String> = database.statements().into_iter().filter(|statement| statement.contains("DECOMMISSION")).collect();
+    assert_eq!(
+        decommissions,
+        [format!("ALTER SYSTEM DECOMMISSION BACKEND \"{}:9050\"", pod(3)), format!("ALTER SYSTEM DECOMMISSION BACKEND \"{}:9050\"", pod(2))]
+    );
+
+    // Second pass: the FE reports them decommissioned and empty, so the StatefulSet shrinks
+    // and the backends are dropped, after the shrink.
+    let (applied, status) = reconcile_scale_in(database.clone(), 4).await?;
+    assert_eq!(applied, Some(2));
+    assert_eq!(condition(&status, "Progressing"), ("False".into(), "RolloutComplete".into()));
+    assert_eq!(condition(&status, "Degraded"), ("False".into(), "AsExpected".into()));
+    let drops: Vec<String> = database.statements().into_iter().filter(|statement| statement.contains("DROP BACKEND")).collect();
+    assert_eq!(drops.len(), 2, "{drops:?}");
+    let remaining: Vec<String> = database.backends.lock().map(|backends| backends.iter().map(|backend| backend.host.clone()).collect()).unwrap_or_default();
+    assert_eq!(remaining, [pod(0), pod(1)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_decommission_keeps_every_pod_and_degrades() -> anyhow::Result<()> {
+    let hosts: Vec<String> = (0..3).map(pod).collect();
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let database = Arc::new(FakeDatabase::with_backends(&hosts, true));
+    for _ in 0..2 {
+        let (applied, status) = reconcile_scale_in(database.clone(), 3).await?;
+        assert_eq!(applied, Some(3));
+        assert_eq!(condition(&status, "Degraded"), ("True".into(), "ScaleInBlocked".into()));
+        assert_eq!(condition(&status, "Available"), ("True".into(), "QueriesServed".into()));
+    }
+    assert!(!database.statements().iter().any(|statement| statement.contains("DROP BACKEND")));
     Ok(())
 }
