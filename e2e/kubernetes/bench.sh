@@ -46,7 +46,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "building release cairn-operator and cairn"
-(cd "${repository}" && cargo build -q --release -p cairn-operator --bin cairn-operator -p cairn --bin cairn)
+# Two invocations: building both packages at once unifies their dependencies' features
+# differently from every other build, which would recompile DataFusion.
+(cd "${repository}" && cargo build -q --release -p cairn --bin cairn && cargo build -q --release -p cairn-operator --bin cairn-operator)
 operator_bin="${CARGO_TARGET_DIR}/release/cairn-operator"
 cairn_bin="${CARGO_TARGET_DIR}/release/cairn"
 venv="$(bash "${repository}/e2e/tools/python.sh" | tail -n 1)"

@@ -23,6 +23,7 @@ pub mod process;
 pub mod pruning;
 pub mod routine_load;
 pub mod router;
+pub mod scan_filter;
 pub mod session;
 pub mod show;
 pub mod sql_mode;

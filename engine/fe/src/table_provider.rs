@@ -248,13 +248,16 @@ impl TableProvider for OlapTable {
         let output_schema = Arc::new(self.schema.project(&projection)?);
         let tablets = crate::pruning::tablets_to_scan(&self.table, filters);
         let predicate = crate::pruning::scan_predicate(&self.table, filters);
-        // Rows are counted from rowset metadata only where no row replaces another and no
-        // filter drops any.
-        let exact_rows = if filters.is_empty() && self.table.keys_type() == KeysType::Duplicate {
-            self.backend.stored_rows(tablets.clone()).await.ok()
-        } else {
-            None
-        };
+        let filter = crate::scan_filter::ScanFilter::plan(filters, &output_schema, state).map(Arc::new);
+        // Rowset metadata counts the stored rows. The count is exact only where no row
+        // replaces another and no filter drops any; elsewhere it is an upper bound, which
+        // still lets DataFusion put the smaller side of a join on the build side.
+        let stored_rows = self.backend.stored_rows(tablets.clone()).await.ok();
+        let exact = filters.is_empty() && self.table.keys_type() == KeysType::Duplicate;
+        let row_count = stored_rows.map(|rows| {
+            let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+            if exact { Precision::Exact(rows) } else { Precision::Inexact(rows) }
+        });
         let target_partitions = state.config().target_partitions().max(1);
         let group_count = tablets.len().clamp(1, target_partitions);
         let mut groups: Vec<Vec<(TabletId, Version)>> = vec![Vec::new(); group_count];
@@ -270,7 +273,8 @@ impl TableProvider for OlapTable {
             predicate,
             Arc::clone(&self.backend),
         )
-        .with_exact_rows(exact_rows)))
+        .with_row_count(row_count)
+        .with_filter(filter)))
     }
 }
 
@@ -285,9 +289,12 @@ pub struct TabletScanExec {
     predicate: Option<ScanPredicate>,
     backend: Arc<dyn BackendService>,
     properties: Arc<PlanProperties>,
-    /// The exact number of rows the scan returns, when metadata tells it (a DUPLICATE KEY
-    /// table without filters); DataFusion then answers `count(*)` without scanning.
-    exact_rows: Option<u64>,
+    /// The rows the scan returns, from metadata: exact for a DUPLICATE KEY table without
+    /// filters (DataFusion then answers `count(*)` without scanning), an upper bound
+    /// elsewhere (filters run above the scan) for join ordering.
+    row_count: Option<Precision<usize>>,
+    /// Filters evaluated on each batch before it leaves the scan.
+    filter: Option<Arc<crate::scan_filter::ScanFilter>>,
 }
 
 impl TabletScanExec {
@@ -315,12 +322,18 @@ impl TabletScanExec {
             predicate,
             backend,
             properties: Arc::new(properties),
-            exact_rows: None,
+            row_count: None,
+            filter: None,
         }
     }
 
-    fn with_exact_rows(mut self, rows: Option<u64>) -> Self {
-        self.exact_rows = rows;
+    fn with_row_count(mut self, rows: Option<Precision<usize>>) -> Self {
+        self.row_count = rows;
+        self
+    }
+
+    fn with_filter(mut self, filter: Option<Arc<crate::scan_filter::ScanFilter>>) -> Self {
+        self.filter = filter;
         self
     }
 }
@@ -386,8 +399,8 @@ impl ExecutionPlan for TabletScanExec {
         args: &StatisticsArgs,
     ) -> DataFusionResult<Arc<Statistics>> {
         let mut statistics = Statistics::new_unknown(&self.schema);
-        if let (None, Some(rows)) = (args.partition(), self.exact_rows) {
-            statistics.num_rows = Precision::Exact(usize::try_from(rows).unwrap_or(usize::MAX));
+        if let (None, Some(rows)) = (args.partition(), self.row_count) {
+            statistics.num_rows = rows;
         }
         Ok(Arc::new(statistics))
     }
@@ -402,6 +415,7 @@ impl ExecutionPlan for TabletScanExec {
         let predicate = self.predicate.clone();
         let schema = Arc::clone(&self.schema);
         let output_schema = Arc::clone(&schema);
+        let filter = self.filter.clone();
         let stream = futures::stream::iter(tablets)
             .map(move |(tablet_id, version)| {
                 let request = ScanRequest {
@@ -423,12 +437,17 @@ impl ExecutionPlan for TabletScanExec {
                 let batch = batch?;
                 let rows = batch.num_rows();
                 // Same arrays, under the planner's (lower-case) column names.
-                Ok(RecordBatch::try_new_with_options(
+                let batch = RecordBatch::try_new_with_options(
                     Arc::clone(&output_schema),
                     batch.columns().to_vec(),
                     &RecordBatchOptions::new().with_row_count(Some(rows)),
-                )?)
-            });
+                )?;
+                match &filter {
+                    Some(filter) => filter.apply(batch),
+                    None => Ok(batch),
+                }
+            })
+            .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
