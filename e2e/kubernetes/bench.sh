@@ -38,7 +38,9 @@ control_plane_reap "${work}"
 rm -rf "${work}"
 mkdir -p "${work}/logs"
 say() { echo "bench-kubernetes: $*" >&2; }
+OPERATOR_PID=""
 cleanup() {
+  if [ -n "${OPERATOR_PID}" ]; then kill "${OPERATOR_PID}" 2>/dev/null || true; wait "${OPERATOR_PID}" 2>/dev/null || true; fi
   stand_in_stop
   control_plane_stop
 }
@@ -67,7 +69,8 @@ metrics_port="$(free_port)"
 "${operator_bin}" run --log-level "info,cairn_operator::reconcile_timing=debug" \
   --metrics-address "127.0.0.1:${metrics_port}" --lease-namespace cairn-system \
   --fe-address-override "127.0.0.1:${STAND_IN_QUERY_PORT}" > "${work}/logs/operator.log" 2>&1 &
-echo $! >> "${work}/pids"
+OPERATOR_PID=$!
+echo "${OPERATOR_PID}" >> "${work}/pids"
 wait_for "the operator" 60 curl -sf "http://127.0.0.1:${metrics_port}/healthz"
 
 settled() {
@@ -76,7 +79,7 @@ settled() {
   [ "${conditions}" = "Available=True Progressing=False Degraded=False " ]
 }
 say "applying a cluster"
-started="$(date +%s.%N)"
+started="$(date +%s%N)"
 kubectl apply -f - >/dev/null <<EOF
 apiVersion: starrocks.cairn.dev/v1alpha1
 kind: StarRocksCluster
@@ -95,26 +98,33 @@ until settled; do
   fi
   sleep 0.2
 done
-settle_seconds="$(echo "$(date +%s.%N) - ${started}" | bc)"
+settle_milliseconds=$(( ($(date +%s%N) - started) / 1000000 ))
 
 say "timing ${reconciles} steady reconciles"
-before="$(grep -c reconcile_timing "${work}/logs/operator.log" || true)"
+before="$(grep -c '"target":"cairn_operator::reconcile_timing"' "${work}/logs/operator.log" || true)"
 for number in $(seq 1 "${reconciles}"); do
   kubectl -n "${namespace}" annotate src/demo "bench/poke=${number}" --overwrite >/dev/null
 done
 sleep 2
 settled || { say "the cluster left its settled state during the steady phase"; exit 1; }
-"${venv}/bin/python" - "${work}/logs/operator.log" "${before}" "${settle_seconds}" <<'EOF'
+"${venv}/bin/python" - "${work}/logs/operator.log" "${before}" "${settle_milliseconds}" <<'EOF'
 import json, sys
-path, skip, settle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+path, skip, settle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) / 1000
 durations = []
 for line in open(path):
     if "reconcile_timing" not in line:
         continue
+    try:
+        record = json.loads(line)
+    except ValueError:
+        continue
+    if record.get("target") != "cairn_operator::reconcile_timing":
+        continue
     skip -= 1
     if skip >= 0:
         continue
-    durations.append(float(json.loads(line)["fields"]["duration_ms"]))
+    # The operator's JSON logs put event fields at the top level.
+    durations.append(float(record.get("fields", record)["duration_ms"]))
 if len(durations) < 10:
     sys.exit(f"only {len(durations)} steady reconciles were logged")
 durations.sort()

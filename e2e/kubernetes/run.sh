@@ -171,14 +171,14 @@ check "Progressing waits for the FE connection" eventually 60 condition_is src/d
 check "Degraded=False" condition_is src/demo Degraded False AsExpected
 
 say "the FE answers"
+# The operator sets the root password from the admin Secret as soon as it reaches the FE.
+STAND_IN_ROOT_PASSWORD="$(kubectl -n "${namespace}" get secret/demo-admin -o jsonpath='{.data.password}' | base64 -d)"
 stand_in_start_frontend "${cairn_bin}" "${work}"
-check "FE serves MySQL" eventually 60 sql "SELECT 1"
+check "FE serves MySQL with the root password the operator set from the admin Secret" eventually 60 sql "SELECT 1"
 check "the job's table is created" sql "CREATE DATABASE web; CREATE TABLE web.clicks (ts DATETIME NOT NULL, url VARCHAR(256)) DUPLICATE KEY(ts) DISTRIBUTED BY HASH(ts) BUCKETS 1 PROPERTIES ('replication_num' = '1')"
 fe_started_at="${SECONDS}"
 check "all conditions settle: Available=True, Progressing=False, Degraded=False" eventually 120 all_conditions_settled
 say "apply to settled: $((SECONDS - applied_at)) s, of which $((SECONDS - fe_started_at)) s after the FE started"
-STAND_IN_ROOT_PASSWORD="$(kubectl -n "${namespace}" get secret/demo-admin -o jsonpath='{.data.password}' | base64 -d)"
-check "the operator set the root password from the admin Secret" sql "SELECT 1"
 check "the FE lists the 3 BE pods as backends" equals "3" backend_hosts
 check "status counts the FE's backends (3 pods and the FE's own)" equals "4" jsonpath src/demo '{.status.backends.total}'
 check "the Routine Load job runs in the FE" eventually 60 equals "RUNNING" job_state

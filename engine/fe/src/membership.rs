@@ -62,7 +62,8 @@ impl Frontend {
     }
 
     /// Runs `ALTER SYSTEM ... BACKEND`. Every address is checked before anything changes, so
-    /// a statement with one bad address changes nothing.
+    /// a statement with one bad address changes nothing (short of a concurrent ADD of the
+    /// same address, which the journal lock refuses after earlier addresses were added).
     pub fn alter_backends(&self, operation: BackendOperation, addresses: &[String]) -> Result<(), FeError> {
         let mut targets = Vec::with_capacity(addresses.len());
         for address in addresses {
@@ -87,9 +88,18 @@ impl Frontend {
                 (_, None) => {
                     return Err(FeError::user(ErrorCode::WRONG_OBJECT, format!("backend does not exists[{host}:{port}]")));
                 }
+                (BackendOperation::Drop | BackendOperation::Decommission, Some(backend)) if backend.id == local_id => {
+                    return Err(FeError::user(
+                        ErrorCode::NOT_SUPPORTED,
+                        format!(
+                            "Backend {host}:{port} runs in this FE's process and serves its queries and loads; \
+                             it can not be decommissioned or dropped"
+                        ),
+                    ));
+                }
                 (BackendOperation::Drop, Some(backend)) => {
                     let tablets = tablet_count(&catalog, backend);
-                    if backend.id == local_id || tablets > 0 {
+                    if tablets > 0 {
                         return Err(FeError::user(
                             ErrorCode::WRONG_OBJECT,
                             format!(
@@ -102,7 +112,7 @@ impl Frontend {
                 }
                 (BackendOperation::Decommission, Some(backend)) => {
                     let tablets = tablet_count(&catalog, backend);
-                    if backend.id == local_id || tablets > 0 {
+                    if tablets > 0 {
                         return Err(FeError::user(
                             ErrorCode::NOT_SUPPORTED,
                             format!(

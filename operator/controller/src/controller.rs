@@ -222,7 +222,10 @@ async fn sync_with(
     let be_replicas = applied.be_statefulset.as_ref().and_then(|statefulset| statefulset.spec.as_ref()).and_then(|spec| spec.replicas);
     let mut backends = database.show_backends().await?;
     let mut changed = false;
-    for ordinal in 0..be_replicas.unwrap_or(0) {
+    // While a scale-in is pending only the kept ordinals are registered: a leaving backend
+    // the FE already dropped must not come back and take replicas again.
+    let keep = validated.scale_in.as_ref().map_or(i32::MAX, |scale_in| scale_in.to);
+    for ordinal in 0..be_replicas.unwrap_or(0).min(keep) {
         let host = validated.pod_host(Role::Be, ordinal);
         if !backends.iter().any(|backend| backend.host == host) {
             database.execute(&database::add_backend_statement(&host, 9050)).await?;
@@ -236,8 +239,12 @@ async fn sync_with(
     // FE refuses to drop one that holds replicas anyway.
     if let Some(be_replicas) = be_replicas {
         for backend in &backends {
-            let gone = validated.be_ordinal(&backend.host).is_some_and(|ordinal| ordinal >= be_replicas);
-            if gone && backend.decommissioned && backend.tablets == 0 {
+            let ordinal = validated.be_ordinal(&backend.host);
+            let gone = ordinal.is_some_and(|ordinal| ordinal >= be_replicas);
+            // A kept ordinal left decommissioned by an abandoned scale-in (scaled back out,
+            // or refused midway) is dropped when empty and registered afresh next time.
+            let stranded = ordinal.is_some_and(|ordinal| ordinal < be_replicas) && validated.scale_in.is_none();
+            if (gone || stranded) && backend.decommissioned && backend.tablets == 0 {
                 database.execute(&database::drop_backend_statement(&backend.host, backend.heartbeat_port)).await?;
                 publish(context, cluster, EventType::Normal, "BackendDropped", "DropBackend", format!("dropped decommissioned backend {}:{}", backend.host, backend.heartbeat_port)).await;
                 changed = true;
@@ -277,9 +284,15 @@ async fn sync_with(
     }
     for old in &previous_jobs {
         let still_wanted = validated.kafka_jobs.iter().any(|job| job.name == old.name);
-        if let (false, Some(database_name)) = (still_wanted, old.database.as_deref()) {
-            database.execute(&database::stop_routine_load_statement(database_name, &old.name)).await?;
-            publish(context, cluster, EventType::Normal, "RoutineLoadStopped", "StopRoutineLoad", format!("stopped Routine Load job {database_name}.{}", old.name)).await;
+        // A job the FE never created has nothing to stop.
+        let never_created = old.state == JOB_FAILED && old.fingerprint.is_none();
+        if let (false, false, Some(database_name)) = (still_wanted, never_created, old.database.as_deref()) {
+            match database.execute(&database::stop_routine_load_statement(database_name, &old.name)).await {
+                Ok(()) => publish(context, cluster, EventType::Normal, "RoutineLoadStopped", "StopRoutineLoad", format!("stopped Routine Load job {database_name}.{}", old.name)).await,
+                // Already gone from the FE: nothing runs; the other steps go on.
+                Err(error) if error.is_rejection() => publish(context, cluster, EventType::Warning, "RoutineLoadStopFailed", "StopRoutineLoad", format!("Routine Load job {database_name}.{}: {}", old.name, error_chain(&error))).await,
+                Err(error) => return Err(error),
+            }
         }
     }
 

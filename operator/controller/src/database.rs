@@ -3,7 +3,8 @@
 //! Grafana user. Statements are built by pure functions (tested below); [`MysqlConnector`]
 //! executes them. The [`Database`] trait lets the controller be tested without an FE.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -80,6 +81,15 @@ pub struct MysqlConnector {
     /// Replaces the FE Service host, for running the operator outside the cluster
     /// (`--fe-address-override`): `host:port`.
     pub address_override: Option<String>,
+    /// One pool per FE address and password, kept across reconciles so a steady reconcile
+    /// reuses an open connection instead of a TCP connect and a MySQL handshake.
+    pub pools: Arc<Mutex<HashMap<(String, u16, String), mysql_async::Pool>>>,
+}
+
+impl MysqlConnector {
+    pub fn new(connect_timeout: Duration, address_override: Option<String>) -> MysqlConnector {
+        MysqlConnector { connect_timeout, address_override, pools: Arc::default() }
+    }
 }
 
 struct MysqlDatabase {
@@ -102,6 +112,22 @@ impl Connector for MysqlConnector {
                 .pass(password)
                 .prefer_socket(false)
         };
+        let key = (host.clone(), port, password.to_owned());
+        let cached = self.pools.lock().ok().and_then(|pools| pools.get(&key).cloned());
+        if let Some(pool) = cached {
+            match tokio::time::timeout(self.connect_timeout, pool.get_conn()).await {
+                Ok(Ok(connection)) => {
+                    drop(connection);
+                    return Ok(Box::new(MysqlDatabase { pool }));
+                }
+                // A dead or refused pool is forgotten; the fresh attempts below say why.
+                _ => {
+                    if let Ok(mut pools) = self.pools.lock() {
+                        pools.remove(&key);
+                    }
+                }
+            }
+        }
         // A fresh FE has an empty root password until the operator sets it.
         for attempt in [Some(password.to_owned()), None] {
             let pool = mysql_async::Pool::new(options(attempt.clone()));
@@ -116,8 +142,12 @@ impl Connector for MysqlConnector {
                             .await
                             .map_err(|source| DatabaseError::Statement { statement: "SET PASSWORD".into(), source })?;
                         drop(connection);
-                        return Ok(Box::new(MysqlDatabase { pool: mysql_async::Pool::new(options(Some(password.to_owned()))) }));
+                        let pool = mysql_async::Pool::new(options(Some(password.to_owned())));
+                        self.remember(key, &pool);
+                        return Ok(Box::new(MysqlDatabase { pool }));
                     }
+                    drop(connection);
+                    self.remember(key, &pool);
                     return Ok(Box::new(MysqlDatabase { pool }));
                 }
                 Ok(Err(mysql_async::Error::Server(server))) if server.code == 1045 && attempt.is_some() => continue,
@@ -128,18 +158,27 @@ impl Connector for MysqlConnector {
     }
 }
 
+impl MysqlConnector {
+    fn remember(&self, key: (String, u16, String), pool: &mysql_async::Pool) {
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.insert(key, pool.clone());
+        }
+    }
+}
+
 fn port_default(text: &str) -> u16 {
     tracing::warn!(port = text, "unparsable port in --fe-address-override; using 9030");
     9030
 }
 
 impl MysqlDatabase {
+    async fn connection(&self) -> Result<mysql_async::Conn, DatabaseError> {
+        // Failing to get a connection is not the FE refusing the statement.
+        self.pool.get_conn().await.map_err(|source| DatabaseError::Connect { address: "the FE".to_owned(), source })
+    }
+
     async fn query_rows(&self, statement: &str) -> Result<Vec<mysql_async::Row>, DatabaseError> {
-        let mut connection = self
-            .pool
-            .get_conn()
-            .await
-            .map_err(|source| DatabaseError::Statement { statement: statement.to_owned(), source })?;
+        let mut connection = self.connection().await?;
         connection
             .query(statement)
             .await
@@ -174,7 +213,10 @@ impl Database for MysqlDatabase {
                 heartbeat_port: column(&row, "HeartbeatPort", statement)?.parse().unwrap_or(9050),
                 alive: column(&row, "Alive", statement)?.eq_ignore_ascii_case("true"),
                 decommissioned: column(&row, "SystemDecommissioned", statement)?.eq_ignore_ascii_case("true"),
-                tablets: column(&row, "TabletNum", statement)?.parse().unwrap_or(0),
+                // An unreadable count must not read as "empty": scale-in trusts it.
+                tablets: column(&row, "TabletNum", statement)?
+                    .parse()
+                    .map_err(|_| DatabaseError::Column { statement: statement.to_owned(), column: "TabletNum".to_owned() })?,
             });
         }
         Ok(backends)
@@ -197,11 +239,7 @@ impl Database for MysqlDatabase {
     }
 
     async fn execute(&self, statement: &str) -> Result<(), DatabaseError> {
-        let mut connection = self
-            .pool
-            .get_conn()
-            .await
-            .map_err(|source| DatabaseError::Statement { statement: redact(statement), source })?;
+        let mut connection = self.connection().await?;
         connection
             .query_drop(statement)
             .await

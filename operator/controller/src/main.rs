@@ -90,10 +90,7 @@ async fn run_operator(arguments: RunArguments) -> anyhow::Result<()> {
 
     let options = RunOptions {
         watch_namespace: arguments.watch_namespace.clone(),
-        connector: Arc::new(MysqlConnector {
-            connect_timeout: Duration::from_secs(3),
-            address_override: arguments.fe_address_override.clone(),
-        }),
+        connector: Arc::new(MysqlConnector::new(Duration::from_secs(3), arguments.fe_address_override.clone())),
         metrics,
     };
     if arguments.no_leader_election {

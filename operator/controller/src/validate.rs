@@ -363,12 +363,21 @@ fn plan_scale_in(cluster: &ValidatedCluster, from: i32, to: i32, frontend: Optio
         None => ScaleInPhase::WaitingForFrontend { error: "the FE was not asked".into() },
         Some(FrontendBackends::Unreachable(error)) => ScaleInPhase::WaitingForFrontend { error: error.clone() },
         Some(FrontendBackends::Listed(backends)) => {
+            // A leaving ordinal the FE does not list counts as empty only when the FE lists
+            // every kept ordinal under the name the operator registers: that proves the
+            // listing is this cluster's and complete (an FE showing IP addresses, or one
+            // that lost its metadata, must not unlock a shrink).
+            let listed = |ordinal: i32| {
+                let host = cluster.pod_host(Role::Be, ordinal);
+                backends.iter().find(|backend| backend.host == host)
+            };
+            let listing_trusted = (0..to).all(|ordinal| listed(ordinal).is_some());
             let pending: Vec<String> = (to..from)
                 .rev()
-                .filter_map(|ordinal| {
-                    let host = cluster.pod_host(Role::Be, ordinal);
-                    let backend = backends.iter().find(|backend| backend.host == host)?;
-                    (!backend.decommissioned || backend.tablets > 0).then(|| format!("{}:{}", backend.host, backend.heartbeat_port))
+                .filter_map(|ordinal| match listed(ordinal) {
+                    Some(backend) => (!backend.decommissioned || backend.tablets > 0)
+                        .then(|| format!("{}:{}", backend.host, backend.heartbeat_port)),
+                    None => (!listing_trusted).then(|| format!("{}:9050 (not listed by the FE)", cluster.pod_host(Role::Be, ordinal))),
                 })
                 .collect();
             if pending.is_empty() { ScaleInPhase::Shrinking } else { ScaleInPhase::Decommissioning { pending } }
@@ -682,8 +691,12 @@ pub(crate) mod tests {
         dereferenced.frontend_backends = Some(FrontendBackends::Listed(vec![backend(3, true, 2), backend(4, true, 0)]));
         let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
         assert_eq!(validated.scale_in.map(|scale_in| scale_in.phase), Some(ScaleInPhase::Decommissioning { pending }));
-        // Both empty (a never-registered ordinal counts as empty): shrink.
+        // An unlisted leaving ordinal is not proof of anything while kept ones are unlisted too.
         dereferenced.frontend_backends = Some(FrontendBackends::Listed(vec![backend(0, false, 9), backend(4, true, 0)]));
+        let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
+        assert_eq!(validated.be.replicas, 5);
+        // Both empty (a never-registered ordinal counts as empty once every kept one is listed): shrink.
+        dereferenced.frontend_backends = Some(FrontendBackends::Listed(vec![backend(0, false, 9), backend(1, false, 0), backend(2, false, 0), backend(4, true, 0)]));
         let validated = validate(&sample_cluster(FULL_SPEC), &dereferenced)?;
         assert_eq!(validated.be.replicas, 3);
         assert_eq!(validated.scale_in.map(|scale_in| scale_in.phase), Some(ScaleInPhase::Shrinking));

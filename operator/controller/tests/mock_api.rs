@@ -92,32 +92,33 @@ async fn apply_goes_config_first_statefulsets_last_fe_before_be() -> anyhow::Res
     drop(client);
     server.await?;
     assert!(!applied.be_waiting_for_fe);
-    assert_eq!(
-        requests(&log),
-        [
-            format!("PATCH {NS}/configmaps/demo-fe-config"),
-            format!("PATCH {NS}/configmaps/demo-be-config"),
-            format!("PATCH {NS}/configmaps/demo-grafana-dashboard-health"),
-            format!("PATCH {NS}/configmaps/demo-grafana-dashboard-tables"),
-            format!("PATCH {NS}/secrets/demo-admin"),
-            format!("PATCH {NS}/secrets/demo-grafana-datasource"),
-            format!("PATCH {NS}/services/demo-fe-search"),
-            format!("PATCH {NS}/services/demo-fe"),
-            format!("PATCH {NS}/services/demo-be-search"),
-            format!("PATCH {NS}/services/demo-be"),
-            "PATCH /apis/policy/v1/namespaces/analytics/poddisruptionbudgets/demo-fe".to_owned(),
-            "PATCH /apis/policy/v1/namespaces/analytics/poddisruptionbudgets/demo-be".to_owned(),
-            // Sidecar mode: the grafana-operator reader Secret is not wanted.
-            format!("DELETE {NS}/secrets/demo-grafana-reader"),
-            format!("PATCH {APPS}/statefulsets/demo-fe"),
-            format!("PATCH {APPS}/statefulsets/demo-be"),
-        ]
-    );
+    // Everything a pod needs is applied (concurrently) before the StatefulSets, FE before BE.
+    let mut calls = requests(&log);
+    let statefulsets = calls.split_off(calls.len() - 2);
+    assert_eq!(statefulsets, [format!("PATCH {APPS}/statefulsets/demo-fe"), format!("PATCH {APPS}/statefulsets/demo-be")]);
+    calls.sort();
+    let mut expected = vec![
+        format!("PATCH {NS}/configmaps/demo-fe-config"),
+        format!("PATCH {NS}/configmaps/demo-be-config"),
+        format!("PATCH {NS}/configmaps/demo-grafana-dashboard-health"),
+        format!("PATCH {NS}/configmaps/demo-grafana-dashboard-tables"),
+        format!("PATCH {NS}/secrets/demo-admin"),
+        format!("PATCH {NS}/secrets/demo-grafana-datasource"),
+        format!("PATCH {NS}/services/demo-fe-search"),
+        format!("PATCH {NS}/services/demo-fe"),
+        format!("PATCH {NS}/services/demo-be-search"),
+        format!("PATCH {NS}/services/demo-be"),
+        "PATCH /apis/policy/v1/namespaces/analytics/poddisruptionbudgets/demo-fe".to_owned(),
+        "PATCH /apis/policy/v1/namespaces/analytics/poddisruptionbudgets/demo-be".to_owned(),
+        // Sidecar mode: the grafana-operator reader Secret is not wanted.
+        format!("DELETE {NS}/secrets/demo-grafana-reader"),
+    ];
+    expected.sort();
+    assert_eq!(calls, expected);
     // Server-side apply with the operator's field manager, forced.
     let log = log.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-    let (_, _, body) = &log[0];
-    assert_eq!(body["kind"], "ConfigMap");
-    assert_eq!(body["apiVersion"], "v1");
+    let body = log.iter().find(|(_, path, _)| path.ends_with("/configmaps/demo-fe-config")).map(|(_, _, body)| body.clone());
+    assert_eq!(body.as_ref().map(|body| (body["kind"].clone(), body["apiVersion"].clone())), Some((json!("ConfigMap"), json!("v1"))));
     Ok(())
 }
 
