@@ -120,7 +120,7 @@ EOF
     --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom \
-    --cidr=10.244.0.0/16 --node-ip=10.0.0.1 \
+    --cidr=10.244.0.0/16 --node-ip=10.0.0.1 --node-lease-duration-seconds=40 \
     > "${work}/logs/kwok.log" 2>&1 &
   CONTROL_PLANE_PIDS+=($!)
   echo $! >> "${work}/pids"

@@ -16,7 +16,8 @@ use crate::service::{
 use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
 use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
 use cairn_storage::scan::scan_tablet;
-use cairn_storage::{DecodedCache, ScanOptions};
+use cairn_storage::{DecodedCache, ScanOptions, ScanValue, TabletSchema};
+use datafusion::common::ScalarValue;
 use cairn_storage::{StorageError, TabletManager, TabletStatistics};
 
 #[derive(Debug, Clone)]
@@ -304,6 +305,29 @@ impl BackendService for LocalBackend {
             rows += tablet.row_count_at(version).map_err(|source| self.storage_error(source))?;
         }
         Ok(rows)
+    }
+
+    async fn column_bounds(
+        &self,
+        tablets: Vec<(TabletId, Version)>,
+        schema: TabletSchema,
+        columns: Vec<String>,
+    ) -> Result<Vec<Option<(ScanValue, ScanValue)>>, BackendError> {
+        let mut merged: Option<Vec<Option<(ScalarValue, ScalarValue)>>> = None;
+        for (tablet_id, version) in tablets {
+            let tablet = self.tablets.tablet(tablet_id).map_err(|source| self.storage_error(source))?;
+            let bounds = cairn_storage::scan::tablet_column_bounds(&tablet, version, &schema, &columns, &self.page_cache)
+                .map_err(|source| self.storage_error(source))?;
+            merged = Some(match merged {
+                None => bounds,
+                Some(merged) => merged.into_iter().zip(bounds).map(|(left, right)| cairn_storage::scan::widen(left, right)).collect(),
+            });
+        }
+        Ok(merged
+            .unwrap_or_else(|| vec![None; columns.len()])
+            .into_iter()
+            .map(|bound| bound.and_then(|(min, max)| Some((ScanValue::from_scalar(&min)?, ScanValue::from_scalar(&max)?))))
+            .collect())
     }
 
     async fn tablet_ids(&self) -> Vec<TabletId> {

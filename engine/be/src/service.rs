@@ -82,6 +82,14 @@ pub trait BackendService: Send + Sync + 'static {
     /// Rows stored in these tablets at these versions, from metadata (no data is read). Rows
     /// a PRIMARY KEY merge would drop are counted too.
     async fn stored_rows(&self, tablets: Vec<(TabletId, Version)>) -> Result<u64, BackendError>;
+    /// Min and max of each named integer or date column over these tablets, from rowset
+    /// footers, for the planner's join estimates; `None` where unknown.
+    async fn column_bounds(
+        &self,
+        tablets: Vec<(TabletId, Version)>,
+        schema: TabletSchema,
+        columns: Vec<String>,
+    ) -> Result<Vec<Option<(ScanValue, ScanValue)>>, BackendError>;
     /// Tablets this backend holds, so the FE can drop the ones it no longer knows.
     async fn tablet_ids(&self) -> Vec<TabletId>;
     /// Transactions with pending rowsets, per tablet.

@@ -6,6 +6,10 @@
 //! result back; on SSB's flat queries that copying was most of the query's time. Here each
 //! conjunct sees only its own columns, narrowed to the surviving rows.
 //!
+//! Hash joins and TopK also push their dynamic filters here (the build side's key bounds and
+//! membership, or the current top-k threshold): the fact table's scan then drops rows no
+//! join would match before they are copied through the join.
+//!
 //! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
 //! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
 //! division by zero on a row the full predicate would not reach), passes through unfiltered,
@@ -20,9 +24,9 @@ use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_fil
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema, Result as DataFusionResult};
+use datafusion::common::{Column, DFSchema, Result as DataFusionResult, ScalarValue};
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::utils::collect_columns;
 
@@ -30,7 +34,7 @@ use datafusion::physical_expr::utils::collect_columns;
 /// below it, on its own columns narrowed to the survivors.
 const NARROW_BELOW: f64 = 0.2;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Conjunct {
     expression: Arc<dyn PhysicalExpr>,
     /// The scan's schema with every column this conjunct does not read typed Null, so a
@@ -40,7 +44,7 @@ struct Conjunct {
 }
 
 /// The conjuncts of a scan's filters that can run in the scan.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ScanFilter {
     conjuncts: Vec<Conjunct>,
 }
@@ -57,22 +61,16 @@ impl ScanFilter {
             }
             let Some(unqualified) = unqualify(filter) else { continue };
             let Ok(expression) = session.create_physical_expr(unqualified, &df_schema) else { continue };
-            if !matches!(expression.data_type(schema), Ok(DataType::Boolean)) {
-                continue;
-            }
-            let mut columns: Vec<usize> = collect_columns(&expression).iter().map(|column| column.index()).collect();
-            columns.sort_unstable();
-            columns.dedup();
-            let fields: Vec<Field> = schema
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(index, field)| {
-                    if columns.contains(&index) { field.as_ref().clone() } else { Field::new(field.name(), DataType::Null, true) }
-                })
-                .collect();
-            conjuncts.push(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns });
+            conjuncts.extend(Conjunct::new(expression, schema));
         }
+        (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
+    }
+
+    /// `existing` plus physical filters pushed to the scan after planning: the dynamic
+    /// filters of hash joins and TopK, already bound to the scan's output `schema`.
+    pub fn with_dynamic(existing: Option<&ScanFilter>, filters: Vec<Arc<dyn PhysicalExpr>>, schema: &SchemaRef) -> Option<ScanFilter> {
+        let mut conjuncts = existing.map(|filter| filter.conjuncts.clone()).unwrap_or_default();
+        conjuncts.extend(filters.into_iter().filter_map(|expression| Conjunct::new(expression, schema)));
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
     }
 
@@ -98,27 +96,54 @@ impl ScanFilter {
                         break;
                     }
                     if alive as f64 > rows as f64 * NARROW_BELOW {
-                        and(current, &conjunct.evaluate(batch)?)?
+                        conjunct.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?
                     } else {
-                        let narrowed = conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?;
-                        scatter(current, &narrowed)
+                        conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
                     }
                 }
             };
-            selection = Some(next);
+            // `None`: the conjunct keeps every row (a dynamic filter not yet built).
+            if next.is_some() {
+                selection = next;
+            }
         }
         Ok(selection)
     }
 }
 
 impl Conjunct {
-    /// True where the conjunct holds; NULL counts as false, as WHERE treats it.
-    fn evaluate(&self, batch: &RecordBatch) -> DataFusionResult<BooleanArray> {
-        let value = self.expression.evaluate(batch)?.into_array(batch.num_rows())?;
+    fn new(expression: Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> Option<Conjunct> {
+        if !matches!(expression.data_type(schema), Ok(DataType::Boolean)) {
+            return None;
+        }
+        let mut columns: Vec<usize> = collect_columns(&expression).iter().map(|column| column.index()).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        if columns.iter().any(|index| *index >= schema.fields().len()) {
+            return None;
+        }
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(index, field)| {
+                if columns.contains(&index) { field.as_ref().clone() } else { Field::new(field.name(), DataType::Null, true) }
+            })
+            .collect();
+        Some(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns })
+    }
+
+    /// True where the conjunct holds; NULL counts as false, as WHERE treats it. `None` when
+    /// it holds for every row.
+    fn evaluate(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
+        let value = match self.expression.evaluate(batch)? {
+            ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => return Ok(None),
+            value => value.into_array(batch.num_rows())?,
+        };
         let booleans = value
             .as_boolean_opt()
             .ok_or_else(|| DataFusionError::Internal("a scan filter did not evaluate to booleans".into()))?;
-        Ok(if booleans.null_count() > 0 { prep_null_mask_filter(booleans) } else { booleans.clone() })
+        Ok(Some(if booleans.null_count() > 0 { prep_null_mask_filter(booleans) } else { booleans.clone() }))
     }
 
     /// The selected rows of the columns this conjunct reads; the other columns are Null

@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
-use datafusion::common::{Result as DataFusionResult, Statistics};
+use datafusion::common::{Result as DataFusionResult, ScalarValue, Statistics};
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
@@ -21,6 +21,9 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, ReplaceChildrenOptions, ChildrenPropertiesMode};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::common::config::ConfigOptions;
+use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
+use datafusion::physical_plan::filter_pushdown::{ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
 
@@ -253,6 +256,25 @@ impl TableProvider for OlapTable {
         // replaces another and no filter drops any; elsewhere it is an upper bound, which
         // still lets DataFusion put the smaller side of a join on the build side.
         let stored_rows = self.backend.stored_rows(tablets.clone()).await.ok();
+        // Key ranges let DataFusion estimate a join's distinct keys; without them it takes
+        // every row as distinct and reads a fact-to-dimension join as no bigger than the
+        // dimension, which puts the fact table on the build side.
+        let column_names: Vec<String> = output_schema.fields().iter().map(|field| field.name().clone()).collect();
+        let stored_names: Vec<String> = projection.iter().filter_map(|index| self.table.columns().get(*index).map(|column| column.name.clone())).collect();
+        let bounds = if stored_names.len() == column_names.len() {
+            self.backend.column_bounds(tablets.clone(), tablet_schema(&self.table), stored_names).await.ok()
+        } else {
+            None
+        };
+        let column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = output_schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(index, field)| {
+                let (min, max) = bounds.as_ref()?.get(index)?.as_ref()?;
+                Some((min.to_scalar_of(field.data_type())?, max.to_scalar_of(field.data_type())?))
+            })
+            .collect();
         let exact = filters.is_empty() && self.table.keys_type() == KeysType::Duplicate;
         let row_count = stored_rows.map(|rows| {
             let rows = usize::try_from(rows).unwrap_or(usize::MAX);
@@ -274,11 +296,13 @@ impl TableProvider for OlapTable {
             Arc::clone(&self.backend),
         )
         .with_row_count(row_count)
+        .with_column_bounds(column_bounds)
         .with_filter(filter)))
     }
 }
 
 /// Reads tablets at their snapshot versions; one output partition per group of tablets.
+#[derive(Clone)]
 pub struct TabletScanExec {
     table_name: String,
     schema: SchemaRef,
@@ -293,6 +317,8 @@ pub struct TabletScanExec {
     /// filters (DataFusion then answers `count(*)` without scanning), an upper bound
     /// elsewhere (filters run above the scan) for join ordering.
     row_count: Option<Precision<usize>>,
+    /// Inexact min and max per output column, where storage statistics give them.
+    column_bounds: Vec<Option<(ScalarValue, ScalarValue)>>,
     /// Filters evaluated on each batch before it leaves the scan.
     filter: Option<Arc<crate::scan_filter::ScanFilter>>,
 }
@@ -323,12 +349,18 @@ impl TabletScanExec {
             backend,
             properties: Arc::new(properties),
             row_count: None,
+            column_bounds: Vec::new(),
             filter: None,
         }
     }
 
     fn with_row_count(mut self, rows: Option<Precision<usize>>) -> Self {
         self.row_count = rows;
+        self
+    }
+
+    fn with_column_bounds(mut self, bounds: Vec<Option<(ScalarValue, ScalarValue)>>) -> Self {
+        self.column_bounds = bounds;
         self
     }
 
@@ -385,6 +417,30 @@ impl ExecutionPlan for TabletScanExec {
         Ok(self)
     }
 
+    /// Takes the dynamic filters hash joins and TopK push down after planning and runs them
+    /// in the scan. Every filter is reported as not pushed down, so the operators above keep
+    /// applying them; the query's own filters came through `TableProvider::scan` already.
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DataFusionResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let filters: Vec<Arc<dyn PhysicalExpr>> = child_pushdown_result.parent_filters.into_iter().map(|result| result.filter).collect();
+        let verdicts = vec![PushedDown::No; filters.len()];
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = filters
+            .into_iter()
+            .filter(|filter| filter.downcast_ref::<DynamicFilterPhysicalExpr>().is_some())
+            .collect();
+        let propagation = FilterPushdownPropagation::with_parent_pushdown_result(verdicts);
+        if phase != FilterPushdownPhase::Post || dynamic.is_empty() {
+            return Ok(propagation);
+        }
+        let mut scan = self.clone();
+        scan.filter = crate::scan_filter::ScanFilter::with_dynamic(self.filter.as_deref(), dynamic, &self.schema).map(Arc::new);
+        Ok(propagation.with_updated_node(Arc::new(scan)))
+    }
+
     #[allow(deprecated)]
     fn with_new_children(
         self: Arc<Self>,
@@ -401,6 +457,12 @@ impl ExecutionPlan for TabletScanExec {
         let mut statistics = Statistics::new_unknown(&self.schema);
         if let (None, Some(rows)) = (args.partition(), self.row_count) {
             statistics.num_rows = rows;
+            for (column, bounds) in statistics.column_statistics.iter_mut().zip(&self.column_bounds) {
+                if let Some((min, max)) = bounds {
+                    column.min_value = Precision::Inexact(min.clone());
+                    column.max_value = Precision::Inexact(max.clone());
+                }
+            }
         }
         Ok(Arc::new(statistics))
     }

@@ -256,6 +256,50 @@ impl RowGroupPruner {
     }
 }
 
+/// The smallest and largest value of each named integer or date column over a rowset's row
+/// groups, from the footer's statistics; `None` where the statistics can not be trusted or
+/// the column is of another type. Join ordering estimates distinct keys from these ranges.
+pub fn rowset_column_bounds(
+    metadata: &ParquetMetaData,
+    file_schema: &Schema,
+    schema: &TabletSchema,
+    columns: &[String],
+) -> Vec<Option<(ScalarValue, ScalarValue)>> {
+    let table_schema = schema.arrow_schema();
+    let statistics = RowGroupStatistics { metadata, file_schema, table_schema: &table_schema, columns: &schema.columns };
+    columns
+        .iter()
+        .map(|name| {
+            let (_, field) = table_schema.column_with_name(name)?;
+            if !(field.data_type().is_integer() || matches!(field.data_type(), DataType::Date32 | DataType::Date64)) {
+                return None;
+            }
+            let column = Column::new_unqualified(name);
+            let converter = statistics.converter(&column)?;
+            let minimums = converter.row_group_mins(metadata.row_groups()).ok()?;
+            let maximums = converter.row_group_maxes(metadata.row_groups()).ok()?;
+            Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
+        })
+        .collect()
+}
+
+/// The least (`Less`) or greatest (`Greater`) value of a statistics array; `None` if any row
+/// group lacks the statistic, since the bound would then be unknown.
+fn extreme(values: &ArrayRef, wanted: std::cmp::Ordering) -> Option<ScalarValue> {
+    let mut best: Option<ScalarValue> = None;
+    for index in 0..values.len() {
+        let value = ScalarValue::try_from_array(values, index).ok()?;
+        if value.is_null() {
+            return None;
+        }
+        best = match best {
+            Some(current) if current.partial_cmp(&value) != Some(wanted.reverse()) => Some(current),
+            _ => Some(value),
+        };
+    }
+    best
+}
+
 /// Row group min/max/null statistics of one rowset file, under the table's column names.
 struct RowGroupStatistics<'a> {
     metadata: &'a ParquetMetaData,

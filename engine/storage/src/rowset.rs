@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::cache::DecodedCache;
 use crate::error::{Result, StorageError};
 use crate::predicate::RowGroupPruner;
+use crate::scan::TabletSchema;
+use datafusion::common::ScalarValue;
 use cairn_common::ids::{TabletId, Version};
 
 /// What the tablet meta records of one rowset.
@@ -153,6 +155,37 @@ impl OpenRowset {
         })
     }
 
+    /// The file's parsed footer, from `cache` when it has it.
+    fn footer(
+        meta: &RowsetMeta,
+        file: &File,
+        cache: &DecodedCache,
+    ) -> std::result::Result<ArrowReaderMetadata, datafusion::parquet::errors::ParquetError> {
+        let rowset_id: Arc<str> = Arc::from(meta.rowset_id.as_str());
+        if let Some(footer) = cache.footer(&rowset_id) {
+            return Ok(footer);
+        }
+        let footer = ArrowReaderMetadata::load(file, ArrowReaderOptions::new())?;
+        cache.insert_footer(&rowset_id, footer.clone());
+        Ok(footer)
+    }
+
+    /// Min and max of each named integer or date column over this rowset, from its footer.
+    /// An empty rowset (no file) bounds nothing and constrains nothing: `Ok(None)`.
+    pub fn column_bounds(
+        &self,
+        schema: &TabletSchema,
+        columns: &[String],
+        cache: &DecodedCache,
+    ) -> Result<Option<Vec<Option<(ScalarValue, ScalarValue)>>>> {
+        let Some((file, path)) = &self.file else {
+            return Ok(None);
+        };
+        let footer = Self::footer(&self.meta, file, cache)
+            .map_err(|source| StorageError::ReadParquet { path: path.clone(), source })?;
+        Ok(Some(crate::predicate::rowset_column_bounds(footer.metadata(), footer.schema(), schema, columns)))
+    }
+
     /// Reads the named columns that the file has, one batch per row group, skipping the row
     /// groups `pruner` rules out and taking decoded columns from `cache` where it has them.
     /// `emit` returns `false` to stop. The caller adapts batches to the table schema.
@@ -171,14 +204,7 @@ impl OpenRowset {
             source,
         };
         let rowset_id: Arc<str> = Arc::from(self.meta.rowset_id.as_str());
-        let footer = match cache.footer(&rowset_id) {
-            Some(footer) => footer,
-            None => {
-                let footer = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(read_error)?;
-                cache.insert_footer(&rowset_id, footer.clone());
-                footer
-            }
-        };
+        let footer = Self::footer(&self.meta, &file, cache).map_err(read_error)?;
         let file_schema = Arc::clone(footer.schema());
         let mut indices: Vec<usize> = columns
             .iter()

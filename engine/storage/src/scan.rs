@@ -192,6 +192,37 @@ fn emit_sliced(batch: &RecordBatch, emit: &mut impl FnMut(RecordBatch) -> bool) 
 /// Reads `tablet` at `version`, calling `emit` with each batch of the projected columns until
 /// it returns `false` (the reader went away). Rows the predicate rules out may be left out
 /// (whole row groups at a time); rows it does not rule out are all returned.
+/// Min and max of each named integer or date column over a tablet at `version`, for join
+/// ordering; `None` for a column some rowset can not bound.
+pub fn tablet_column_bounds(
+    tablet: &Tablet,
+    version: Version,
+    schema: &TabletSchema,
+    columns: &[String],
+    cache: &DecodedCache,
+) -> Result<Vec<Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>>> {
+    let mut bounds: Option<Vec<Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>>> = None;
+    for rowset in tablet.open_version(version)? {
+        let Some(rowset_bounds) = rowset.column_bounds(schema, columns, cache)? else { continue };
+        bounds = Some(match bounds {
+            None => rowset_bounds,
+            Some(merged) => merged.into_iter().zip(rowset_bounds).map(|(left, right)| widen(left, right)).collect(),
+        });
+    }
+    Ok(bounds.unwrap_or_else(|| vec![None; columns.len()]))
+}
+
+/// The smallest range holding both.
+pub fn widen(
+    left: Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>,
+    right: Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>,
+) -> Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)> {
+    let ((left_min, left_max), (right_min, right_max)) = (left?, right?);
+    let min = if right_min.partial_cmp(&left_min)? == std::cmp::Ordering::Less { right_min } else { left_min };
+    let max = if right_max.partial_cmp(&left_max)? == std::cmp::Ordering::Greater { right_max } else { left_max };
+    Some((min, max))
+}
+
 pub fn scan_tablet(
     tablet: &Tablet,
     version: Version,

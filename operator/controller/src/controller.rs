@@ -24,7 +24,7 @@ use crate::build::build_cluster_resources;
 use crate::database::{self, Connector, Database, DatabaseError};
 use crate::dereference::{DereferenceError, dereference};
 use crate::metrics::Metrics;
-use crate::status::{DatabaseObservation, StatusInput, compute_status, is_progressing};
+use crate::status::{DatabaseObservation, StatusInput, compute_status, is_progressing, is_settled};
 use crate::validate::{Role, ScaleIn, ScaleInPhase, ValidatedCluster, validate};
 
 /// Finalizer that lets the operator clean database-side objects before the cluster goes.
@@ -149,8 +149,12 @@ pub async fn reconcile_cluster(cluster: &StarRocksCluster, context: &Context) ->
     if previous.as_ref() != Some(&status) {
         write_status(&api, &name, &status).await?;
     }
+    // A degraded or unavailable cluster can heal without any Kubernetes event (a job's table
+    // created, the FE back): look again soon.
     Ok(if is_progressing(&status) {
         Action::requeue(Duration::from_secs(10))
+    } else if !is_settled(&status) {
+        Action::requeue(Duration::from_secs(30))
     } else {
         Action::requeue(Duration::from_secs(300))
     })

@@ -224,7 +224,11 @@ impl Database for MysqlDatabase {
 
     async fn show_routine_loads(&self, database: &str) -> Result<Vec<RoutineLoad>, DatabaseError> {
         let statement = format!("SHOW ALL ROUTINE LOAD FROM {}", quote_identifier(database));
-        let rows = self.query_rows(&statement).await?;
+        let rows = match self.query_rows(&statement).await {
+            // A database that does not exist (yet) has no jobs; creating one says why it fails.
+            Err(DatabaseError::Statement { source: mysql_async::Error::Server(error), .. }) if error.code == 1049 => Vec::new(),
+            rows => rows?,
+        };
         let mut jobs = Vec::new();
         for row in rows {
             let reason = column(&row, "ReasonOfStateChanged", &statement).unwrap_or_default();

@@ -307,6 +307,12 @@ fn reconciled_conditions(
     vec![available, progressing, degraded]
 }
 
+/// True when the cluster is available and nothing is degraded.
+pub fn is_settled(status: &StarRocksClusterStatus) -> bool {
+    let has = |kind: &str, value: &str| status.conditions.iter().any(|condition| condition.type_ == kind && condition.status == value);
+    has(CONDITION_AVAILABLE, "True") && has(CONDITION_DEGRADED, "False")
+}
+
 /// True when the cluster is still converging, so the controller checks back soon.
 pub fn is_progressing(status: &StarRocksClusterStatus) -> bool {
     status
