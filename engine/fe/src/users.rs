@@ -76,7 +76,13 @@ pub fn set_password(frontend: &Frontend, name: &str, host: &str, password: &str)
     let mut user = find_user(frontend, name, host).ok_or_else(|| {
         FeError::user(ErrorCode::CANNOT_USER, format!("Operation ALTER USER failed for '{name}'@'{host}'"))
     })?;
-    user.password_hash = password_hash(password);
+    let hash = password_hash(password);
+    // Setting the same password again changes nothing, so nothing is journaled (the
+    // operator re-asserts its users on every reconcile).
+    if user.password_hash == hash {
+        return Ok(());
+    }
+    user.password_hash = hash;
     frontend.metadata.log(JournalEntry::AlterUser { user })
 }
 
@@ -117,24 +123,37 @@ pub fn grant(frontend: &Frontend, target: &GrantTarget, identity: &UserIdentity,
             format!("user '{}'@'{}' does not exist", identity.name, identity.host),
         )
     })?;
+    let mut changed = false;
     match target {
         GrantTarget::Role { role } => {
             check_role(role)?;
-            user.roles.retain(|existing| existing != role);
-            if grant {
+            let held = user.roles.contains(role);
+            if grant && !held {
                 user.roles.push(role.clone());
+                changed = true;
+            } else if !grant && held {
+                user.roles.retain(|existing| existing != role);
+                changed = true;
             }
         }
         GrantTarget::Privileges { privileges, database, table } => {
             for privilege in privileges {
                 let privilege = privilege.to_uppercase();
                 let entry = (database.clone(), table.clone(), privilege);
-                user.privileges.retain(|existing| existing != &entry);
-                if grant {
+                let held = user.privileges.contains(&entry);
+                if grant && !held {
                     user.privileges.push(entry);
+                    changed = true;
+                } else if !grant && held {
+                    user.privileges.retain(|existing| existing != &entry);
+                    changed = true;
                 }
             }
         }
+    }
+    // A grant already held (or a revoke of one not held) changes nothing to journal.
+    if !changed {
+        return Ok(());
     }
     frontend.metadata.log(JournalEntry::AlterUser { user })
 }

@@ -337,3 +337,48 @@ fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name()
     .expect("scan");
     assert_eq!(returned, 2);
 }
+
+#[test]
+fn column_bounds_span_every_rowset_of_the_version() {
+    use cairn_storage::scan::tablet_column_bounds;
+    use datafusion::common::ScalarValue;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
+    let mut schema = schema(KeysType::Duplicate);
+    schema.columns[0].unique_id = 1;
+    schema.columns[1].unique_id = 2;
+    let stored = |ids: &[i32], values: &[i64]| {
+        RecordBatch::try_new(schema.storage_schema(), batch(&schema, ids, values).columns().to_vec()).expect("rows with ids")
+    };
+    tablet.write(1, &schema.storage_schema(), &[stored(&[5, 9], &[-3, 40])], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+    tablet.write(2, &schema.storage_schema(), &[stored(&[2, 7], &[0, 100])], WriteMode::Append).expect("write");
+    tablet.publish(2, 3).expect("publish");
+    let cache = DecodedCache::new(1 << 20);
+    let columns = ["id".to_string(), "value".to_string(), "missing".to_string()];
+    let at = |version| tablet_column_bounds(&tablet, version, &schema, &columns, &cache).expect("bounds");
+    // Version 2 sees the first rowset only; version 3 both.
+    assert_eq!(
+        at(2),
+        vec![
+            Some((ScalarValue::Int32(Some(5)), ScalarValue::Int32(Some(9)))),
+            Some((ScalarValue::Int64(Some(-3)), ScalarValue::Int64(Some(40)))),
+            None,
+        ]
+    );
+    assert_eq!(
+        at(3),
+        vec![
+            Some((ScalarValue::Int32(Some(2)), ScalarValue::Int32(Some(9)))),
+            Some((ScalarValue::Int64(Some(-3)), ScalarValue::Int64(Some(100)))),
+            None,
+        ]
+    );
+    // A column re-added under its name is not bounded by the dropped one's values.
+    let mut readded = schema.clone();
+    readded.columns[1].unique_id = 99;
+    let bounds = tablet_column_bounds(&tablet, 3, &readded, &columns, &cache).expect("bounds");
+    assert!(bounds[0].is_some());
+    assert_eq!(bounds[1], None);
+}
