@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
@@ -258,23 +258,27 @@ impl TableProvider for OlapTable {
         let stored_rows = self.backend.stored_rows(tablets.clone()).await.ok();
         // Key ranges let DataFusion estimate a join's distinct keys; without them it takes
         // every row as distinct and reads a fact-to-dimension join as no bigger than the
-        // dimension, which puts the fact table on the build side.
-        let column_names: Vec<String> = output_schema.fields().iter().map(|field| field.name().clone()).collect();
-        let stored_names: Vec<String> = projection.iter().filter_map(|index| self.table.columns().get(*index).map(|column| column.name.clone())).collect();
-        let bounds = if stored_names.len() == column_names.len() {
-            self.backend.column_bounds(tablets.clone(), tablet_schema(&self.table), stored_names).await.ok()
-        } else {
-            None
-        };
-        let column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = output_schema
-            .fields()
+        // dimension, which puts the fact table on the build side. Storage reports ranges of
+        // integer and date columns only, so a scan with none of them (count(*)) does not ask.
+        let bounded: Vec<(usize, String)> = projection
             .iter()
             .enumerate()
-            .map(|(index, field)| {
-                let (min, max) = bounds.as_ref()?.get(index)?.as_ref()?;
-                Some((min.to_scalar_of(field.data_type())?, max.to_scalar_of(field.data_type())?))
+            .filter(|(position, _)| {
+                let data_type = output_schema.field(*position).data_type();
+                data_type.is_integer() || matches!(data_type, DataType::Date32 | DataType::Date64)
             })
+            .filter_map(|(position, index)| self.table.columns().get(*index).map(|column| (position, column.name.clone())))
             .collect();
+        let mut column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = vec![None; output_schema.fields().len()];
+        if !bounded.is_empty() {
+            let names = bounded.iter().map(|(_, name)| name.clone()).collect();
+            if let Ok(bounds) = self.backend.column_bounds(tablets.clone(), tablet_schema(&self.table), names).await {
+                for ((position, _), bound) in bounded.iter().zip(bounds) {
+                    let data_type = output_schema.field(*position).data_type();
+                    column_bounds[*position] = bound.and_then(|(min, max)| Some((min.to_scalar_of(data_type)?, max.to_scalar_of(data_type)?)));
+                }
+            }
+        }
         let exact = filters.is_empty() && self.table.keys_type() == KeysType::Duplicate;
         let row_count = stored_rows.map(|rows| {
             let rows = usize::try_from(rows).unwrap_or(usize::MAX);
