@@ -342,6 +342,16 @@ mod tests {
         statefulset
     }
 
+    /// Both StatefulSets applied, rolled out and ready.
+    fn rolled_out(cluster: &ValidatedCluster) -> Applied {
+        let resources = build_cluster_resources(cluster);
+        Applied {
+            fe_statefulset: ready(resources.fe_statefulset.clone()),
+            be_statefulset: Some(ready(resources.be_statefulset.clone())),
+            be_waiting_for_fe: false,
+        }
+    }
+
     fn find<'a>(status: &'a StarRocksClusterStatus, kind: &str) -> (&'a str, &'a str) {
         status
             .conditions
@@ -358,12 +368,7 @@ mod tests {
     #[test]
     fn healthy_cluster_is_available_and_settled() -> anyhow::Result<()> {
         let cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
-        let resources = build_cluster_resources(&cluster);
-        let applied = Applied {
-            fe_statefulset: ready(resources.fe_statefulset.clone()),
-            be_statefulset: Some(ready(resources.be_statefulset.clone())),
-            be_waiting_for_fe: false,
-        };
+        let applied = rolled_out(&cluster);
         let backend = |alive| Backend { host: "h".into(), heartbeat_port: 9050, alive, decommissioned: false, tablets: 4 };
         let database = DatabaseObservation::Reached {
             backends: vec![backend(true), backend(true), backend(false)],
@@ -394,12 +399,7 @@ mod tests {
     fn unreachable_fe_waits() -> anyhow::Result<()> {
         let mut cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
         cluster.scale_in = Some(ScaleIn { from: 4, to: 3, phase: ScaleInPhase::WaitingForFrontend { error: "refused".into() } });
-        let resources = build_cluster_resources(&cluster);
-        let applied = Applied {
-            fe_statefulset: ready(resources.fe_statefulset.clone()),
-            be_statefulset: Some(ready(resources.be_statefulset.clone())),
-            be_waiting_for_fe: false,
-        };
+        let applied = rolled_out(&cluster);
         let database = DatabaseObservation::Unreachable("connection refused".into());
         let input = StatusInput::Reconciled { cluster: &cluster, applied: &applied, database: &database };
         let status = compute_status(None, Some(3), input, at(100));
@@ -416,12 +416,7 @@ mod tests {
         let mut cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
         let pending = vec!["demo-be-3.demo-be-search.analytics.svc.cluster.local:9050".to_owned()];
         cluster.scale_in = Some(ScaleIn { from: 4, to: 3, phase: ScaleInPhase::Decommissioning { pending } });
-        let resources = build_cluster_resources(&cluster);
-        let applied = Applied {
-            fe_statefulset: ready(resources.fe_statefulset.clone()),
-            be_statefulset: Some(ready(resources.be_statefulset.clone())),
-            be_waiting_for_fe: false,
-        };
+        let applied = rolled_out(&cluster);
         let backend = Backend { host: "h".into(), heartbeat_port: 9050, alive: true, decommissioned: false, tablets: 1 };
         let reached = |scale_in_blocked: Option<&str>| DatabaseObservation::Reached {
             backends: vec![backend.clone()],
@@ -449,12 +444,7 @@ mod tests {
     #[test]
     fn a_refused_step_is_not_an_unreachable_fe() -> anyhow::Result<()> {
         let cluster = validate(&sample_cluster(FULL_SPEC), &sample_dereferenced())?;
-        let resources = build_cluster_resources(&cluster);
-        let applied = Applied {
-            fe_statefulset: ready(resources.fe_statefulset.clone()),
-            be_statefulset: Some(ready(resources.be_statefulset.clone())),
-            be_waiting_for_fe: false,
-        };
+        let applied = rolled_out(&cluster);
         let database = DatabaseObservation::Rejected("the FE rejected statement \"ALTER SYSTEM ADD BACKEND\"".into());
         let input = StatusInput::Reconciled { cluster: &cluster, applied: &applied, database: &database };
         let status = compute_status(None, Some(3), input, at(100));
