@@ -101,7 +101,7 @@ done
 settle_milliseconds=$(( ($(date +%s%N) - started) / 1000000 ))
 
 say "timing ${reconciles} steady reconciles"
-before="$(grep -c '"target":"cairn_operator::reconcile_timing"' "${work}/logs/operator.log" || true)"
+before="$(grep -c '"message":"reconcile finished"' "${work}/logs/operator.log" || true)"
 for number in $(seq 1 "${reconciles}"); do
   kubectl -n "${namespace}" annotate src/demo "bench/poke=${number}" --overwrite >/dev/null
 done
@@ -111,6 +111,7 @@ settled || { say "the cluster left its settled state during the steady phase"; e
 import json, sys
 path, skip, settle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) / 1000
 durations = []
+phases = []
 for line in open(path):
     if "reconcile_timing" not in line:
         continue
@@ -119,6 +120,10 @@ for line in open(path):
     except ValueError:
         continue
     if record.get("target") != "cairn_operator::reconcile_timing":
+        continue
+    fields = record.get("fields", record)
+    if "dereference_ms" in fields:
+        phases.append((fields["dereference_ms"], fields["apply_ms"], fields["database_ms"]))
         continue
     skip -= 1
     if skip >= 0:
@@ -131,6 +136,11 @@ durations.sort()
 def percentile(p):
     return durations[min(len(durations) - 1, int(round(p / 100 * (len(durations) - 1))))]
 print(f"apply to all conditions settled: {settle:.1f} s (1 FE, 3 BE on kwok nodes; FE already answering)")
+steady_phases = phases[-len(durations):]
+if steady_phases:
+    for index, name in enumerate(["dereference", "apply", "database"]):
+        values = sorted(phase[index] for phase in steady_phases)
+        print(f"  {name}: p50 {values[len(values) // 2]:.1f} ms, p90 {values[int(len(values) * 0.9)]:.1f} ms")
 print(f"steady reconciles: {len(durations)}; p50 {percentile(50):.1f} ms, p90 {percentile(90):.1f} ms, "
       f"p99 {percentile(99):.1f} ms, max {durations[-1]:.1f} ms (goal: p99 <= 50 ms)")
 EOF
