@@ -202,6 +202,9 @@ old_hash="$(jsonpath statefulset/demo-be '{.spec.template.metadata.annotations.s
 apply_demo "70%" "cairn:0.1.0" 3
 check "BE config hash changes" eventually 60 sh -c "[ \"\$(kubectl -n ${namespace} get sts/demo-be -o jsonpath='{.spec.template.metadata.annotations.starrocks\.cairn\.dev/config-hash}')\" != '${old_hash}' ]"
 check "BE rolls out" kubectl -n "${namespace}" rollout status statefulset/demo-be --timeout=120s
+# Steady reconciles skip applies that would change nothing; a hand edit must still be undone.
+kubectl -n "${namespace}" patch cm/demo-be-config --type merge -p '{"data":{"be.conf":"tampered"}}' >/dev/null
+check "a hand edit of an applied object is undone" eventually 60 sh -c "kubectl -n ${namespace} get cm/demo-be-config -o jsonpath='{.data.be\.conf}' | grep -q 'mem_limit = 70%'"
 
 say "image change rolls FE before BE"
 samples="${work}/image-samples.txt"

@@ -3,7 +3,6 @@
 //! before BE. BE is applied only once the FE StatefulSet has rolled out and is ready, which
 //! makes an image change roll FE first, then BE.
 
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
@@ -14,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::FIELD_MANAGER;
 use crate::build::ClusterResources;
 use crate::build::grafana::{dashboard_config_map_names, datasource_secret_name, grafana_api_resources, reader_secret_name};
+use crate::observed::{ObservedKind, ObservedObjects};
 use crate::validate::ValidatedCluster;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +49,9 @@ fn patch_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
 }
 
-async fn apply_object<K>(client: &Client, namespace: &str, object: &K) -> Result<K, ApplyError>
+async fn apply_object<K>(client: &Client, namespace: &str, object: &K, observed: Option<&ObservedObjects>) -> Result<K, ApplyError>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: ObservedKind + Serialize,
 {
     let name = object.meta().name.clone().unwrap_or_default();
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
@@ -64,35 +64,43 @@ where
     })?;
     body["apiVersion"] = K::api_version(&()).into_owned().into();
     body["kind"] = K::kind(&()).into_owned().into();
-    api.patch(&name, &patch_params(), &Patch::Apply(&body)).await.map_err(|source| ApplyError::Apply {
+    if let Some(current) = observed.and_then(|observed| observed.unchanged::<K>(namespace, &name, &body)) {
+        return Ok(current);
+    }
+    let applied = api.patch(&name, &patch_params(), &Patch::Apply(&body)).await.map_err(|source| ApplyError::Apply {
         kind: K::kind(&()).into_owned(),
-        name,
+        name: name.clone(),
         source,
-    })
+    })?;
+    if let Some(observed) = observed {
+        observed.record(namespace, &name, &body, &applied);
+    }
+    Ok(applied)
 }
 
 /// Applies everything in order. `current_be` is the BE StatefulSet as it exists now, returned
-/// unchanged when BE must wait.
+/// unchanged when BE must wait. With `observed`, objects that would not change are skipped.
 pub async fn apply_cluster_resources(
     client: &Client,
     cluster: &ValidatedCluster,
     resources: &ClusterResources,
+    observed: Option<&ObservedObjects>,
 ) -> Result<Applied, ApplyError> {
     let namespace = cluster.namespace.as_str();
     // These do not depend on each other, only the StatefulSets depend on them: applying them
     // concurrently keeps a steady reconcile to about one API round trip for the lot.
     let mut first: Vec<futures::future::BoxFuture<'_, Result<(), ApplyError>>> = Vec::new();
     for config_map in &resources.config_maps {
-        first.push(Box::pin(async move { apply_object(client, namespace, config_map).await.map(drop) }));
+        first.push(Box::pin(async move { apply_object(client, namespace, config_map, observed).await.map(drop) }));
     }
     for secret in &resources.secrets {
-        first.push(Box::pin(async move { apply_object(client, namespace, secret).await.map(drop) }));
+        first.push(Box::pin(async move { apply_object(client, namespace, secret, observed).await.map(drop) }));
     }
     for service in &resources.services {
-        first.push(Box::pin(async move { apply_object(client, namespace, service).await.map(drop) }));
+        first.push(Box::pin(async move { apply_object(client, namespace, service, observed).await.map(drop) }));
     }
     for budget in &resources.pod_disruption_budgets {
-        first.push(Box::pin(async move { apply_object(client, namespace, budget).await.map(drop) }));
+        first.push(Box::pin(async move { apply_object(client, namespace, budget, observed).await.map(drop) }));
     }
     for object in &resources.grafana_resources {
         first.push(Box::pin(apply_dynamic(client, namespace, object)));
@@ -100,9 +108,9 @@ pub async fn apply_cluster_resources(
     first.push(Box::pin(prune_grafana(client, cluster, resources)));
     futures::future::try_join_all(first).await?;
 
-    let fe_statefulset = apply_object(client, namespace, &resources.fe_statefulset).await?;
+    let fe_statefulset = apply_object(client, namespace, &resources.fe_statefulset, observed).await?;
     if statefulset_ready(&fe_statefulset) {
-        let be_statefulset = apply_object(client, namespace, &resources.be_statefulset).await?;
+        let be_statefulset = apply_object(client, namespace, &resources.be_statefulset, observed).await?;
         Ok(Applied { fe_statefulset, be_statefulset: Some(be_statefulset), be_waiting_for_fe: false })
     } else {
         let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);

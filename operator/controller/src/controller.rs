@@ -67,6 +67,9 @@ pub struct Context {
     pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     pub connector: Arc<dyn Connector>,
+    /// Watched copies of applied objects, to skip applies that change nothing; `None` applies
+    /// everything every time.
+    pub observed: Option<Arc<crate::observed::ObservedObjects>>,
 }
 
 /// Entry point for the kube-runtime Controller.
@@ -140,7 +143,7 @@ pub async fn reconcile_cluster(cluster: &StarRocksCluster, context: &Context) ->
     };
 
     let resources = build_cluster_resources(&validated);
-    let applied = apply_cluster_resources(client, &validated, &resources).await?;
+    let applied = apply_cluster_resources(client, &validated, &resources, context.observed.as_deref()).await?;
     let applied_at = started.elapsed();
     if validated.admin.create_secret {
         publish(context, cluster, EventType::Normal, "AdminSecretCreated", "Apply", format!("created Secret {} with a random root password", validated.admin.secret_name)).await;
@@ -475,6 +478,7 @@ pub async fn run(client: Client, options: RunOptions) {
         reporter: Reporter { controller: crate::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() },
         metrics: options.metrics.clone(),
         connector: options.connector.clone(),
+        observed: Some(Arc::new(crate::observed::ObservedObjects::start(&client, namespace.as_deref(), &managed))),
     });
     Controller::new(clusters, watcher::Config::default().any_semantic())
         .owns(owned::<StatefulSet>(&client, &namespace), managed.clone())

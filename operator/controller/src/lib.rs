@@ -16,6 +16,7 @@ pub mod dereference;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod observed;
 pub mod status;
 pub mod telemetry;
 pub mod validate;

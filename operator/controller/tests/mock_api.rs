@@ -88,7 +88,7 @@ async fn apply_goes_config_first_statefulsets_last_fe_before_be() -> anyhow::Res
         Method::PATCH => (200, body.clone()),
         _ => not_found(),
     });
-    let applied = apply_cluster_resources(&client, &validated, &resources).await?;
+    let applied = apply_cluster_resources(&client, &validated, &resources, None).await?;
     drop(client);
     server.await?;
     assert!(!applied.be_waiting_for_fe);
@@ -130,7 +130,7 @@ async fn be_is_held_back_while_fe_is_not_ready() -> anyhow::Result<()> {
         Method::PATCH => (200, body.clone()),
         _ => not_found(),
     });
-    let applied = apply_cluster_resources(&client, &validated, &resources).await?;
+    let applied = apply_cluster_resources(&client, &validated, &resources, None).await?;
     drop(client);
     server.await?;
     assert!(applied.be_waiting_for_fe);
@@ -216,6 +216,7 @@ fn context(client: kube::Client, connector: Arc<FakeDatabase>) -> Arc<Context> {
         reporter: Reporter { controller: "cairn-operator".into(), instance: None },
         metrics: Arc::new(Metrics::default()),
         connector,
+        observed: None,
     })
 }
 
