@@ -289,8 +289,9 @@ check "/metrics has the duration histogram" grep -q '^cairn_operator_reconcile_d
 say "deletion"
 check "cluster deletes (finalizer completes)" kubectl -n "${namespace}" delete src/demo --wait=true --timeout=120s
 check "StatefulSets are garbage-collected" eventually 120 equals "" sh -c "kubectl -n ${namespace} get sts -l app.kubernetes.io/instance=demo -o name"
-check "Services, ConfigMaps and Secrets are garbage-collected" eventually 120 equals "" sh -c "kubectl -n ${namespace} get svc,cm,secret,pdb -l app.kubernetes.io/instance=demo -o name"
+check "Services, ConfigMaps, PDBs and Secrets other than the admin one are garbage-collected" eventually 120 equals "secret/demo-admin" sh -c "kubectl -n ${namespace} get svc,cm,secret,pdb -l app.kubernetes.io/instance=demo -o name"
 check "PVCs are retained (pvcRetentionPolicy.whenDeleted: Retain)" sh -c "kubectl -n ${namespace} get pvc -o name | grep -q data-demo-be-0"
+check "and the admin Secret with them: the retained FE metadata has its root password" equals "${STAND_IN_ROOT_PASSWORD}" sh -c "kubectl -n ${namespace} get secret/demo-admin -o jsonpath='{.data.password}' | base64 -d"
 check "the finalizer stopped the Routine Load job" equals "STOPPED" job_state
 check "and dropped the Grafana user" sh -c "! mysql -h 127.0.0.1 -P ${STAND_IN_QUERY_PORT} -u grafana_reader -p'${grafana_password}' -e 'SELECT 1' 2>/dev/null"
 

@@ -466,7 +466,9 @@ impl GrafanaMode {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PvcRetentionPolicy {
-    /// On cluster deletion. `Retain` keeps data for a later cluster of the same name.
+    /// On cluster deletion. `Retain` keeps data for a later cluster of the same name, and
+    /// keeps a generated admin Secret with it, since the retained FE metadata holds that
+    /// root password.
     #[serde(default)]
     pub when_deleted: PvcRetention,
     /// On BE scale-in, after decommission.
