@@ -40,6 +40,8 @@ EOF
 
 stand_in_start_frontend() {
   local cairn_bin="$1" work="$2"
+  # stand_in_sql needs the mysql CLI; apt.sh installs it when missing and is quick otherwise.
+  bash "${stand_in_repository}/e2e/tools/apt.sh" >/dev/null
   STAND_IN_QUERY_PORT="${STAND_IN_QUERY_PORT:-$(free_port)}"
   "${cairn_bin}" allin1 --data-dir "${work}/cairn" --query-port "${STAND_IN_QUERY_PORT}" --http-port "$(free_port)" \
     --be-http-port "$(free_port)" --rpc-port "$(free_port)" --edit-log-port "$(free_port)" --be-port "$(free_port)" \

@@ -17,7 +17,6 @@ use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
 use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
 use cairn_storage::scan::scan_tablet;
 use cairn_storage::{DecodedCache, ScanOptions, ScanValue, TabletSchema};
-use datafusion::common::ScalarValue;
 use cairn_storage::{StorageError, TabletManager, TabletStatistics};
 
 #[derive(Debug, Clone)]
@@ -313,18 +312,14 @@ impl BackendService for LocalBackend {
         schema: TabletSchema,
         columns: Vec<String>,
     ) -> Result<Vec<Option<(ScanValue, ScanValue)>>, BackendError> {
-        let mut merged: Option<Vec<Option<(ScalarValue, ScalarValue)>>> = None;
+        let mut per_tablet = Vec::with_capacity(tablets.len());
         for (tablet_id, version) in tablets {
             let tablet = self.tablets.tablet(tablet_id).map_err(|source| self.storage_error(source))?;
             let bounds = cairn_storage::scan::tablet_column_bounds(&tablet, version, &schema, &columns, &self.page_cache)
                 .map_err(|source| self.storage_error(source))?;
-            merged = Some(match merged {
-                None => bounds,
-                Some(merged) => merged.into_iter().zip(bounds).map(|(left, right)| cairn_storage::scan::widen(left, right)).collect(),
-            });
+            per_tablet.push(bounds);
         }
-        Ok(merged
-            .unwrap_or_else(|| vec![None; columns.len()])
+        Ok(cairn_storage::scan::widen_all(per_tablet, columns.len())
             .into_iter()
             .map(|bound| bound.and_then(|(min, max)| Some((ScanValue::from_scalar(&min)?, ScanValue::from_scalar(&max)?))))
             .collect())

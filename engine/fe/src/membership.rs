@@ -103,8 +103,8 @@ impl Frontend {
                         return Err(FeError::user(
                             ErrorCode::WRONG_OBJECT,
                             format!(
-                                "Backend {host}:{port} holds {tablets} tablet replica(s) and runs this FE's queries; \
-                                 dropping it would lose data. Only backends without replicas can be dropped"
+                                "Backend {host}:{port} holds {tablets} tablet replica(s); dropping it would lose data. \
+                                 Only backends without replicas can be dropped"
                             ),
                         ));
                     }

@@ -23,9 +23,9 @@ use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_filter};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema, Result as DataFusionResult, ScalarValue};
+use datafusion::common::{DFSchema, Result as DataFusionResult, ScalarValue};
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::utils::collect_columns;
@@ -59,8 +59,8 @@ impl ScanFilter {
             if filter.is_volatile() {
                 continue;
             }
-            let Some(unqualified) = unqualify(filter) else { continue };
-            let Ok(expression) = session.create_physical_expr(unqualified, &df_schema) else { continue };
+            // The scan's own schema is unqualified.
+            let Ok(expression) = session.create_physical_expr(unnormalize_col(filter.clone()), &df_schema) else { continue };
             conjuncts.extend(Conjunct::new(expression, schema));
         }
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
@@ -174,21 +174,6 @@ fn scatter(selection: &BooleanArray, narrowed: &BooleanArray) -> BooleanArray {
         }
     }
     BooleanArray::new(BooleanBuffer::from(bits), None)
-}
-
-/// The filter with its column references stripped of the table qualifier, to match the
-/// scan's own schema. `None` if it names anything but plain columns of this table.
-fn unqualify(filter: &Expr) -> Option<Expr> {
-    filter
-        .clone()
-        .transform(|expression| {
-            Ok(match expression {
-                Expr::Column(column) => Transformed::yes(Expr::Column(Column::new_unqualified(column.name))),
-                other => Transformed::no(other),
-            })
-        })
-        .ok()
-        .map(|transformed| transformed.data)
 }
 
 #[cfg(test)]

@@ -256,6 +256,7 @@ impl TableProvider for OlapTable {
         // replaces another and no filter drops any; elsewhere it is an upper bound, which
         // still lets DataFusion put the smaller side of a join on the build side.
         let stored_rows = self.backend.stored_rows(tablets.clone()).await.ok();
+        let schema_of_tablets = tablet_schema(&self.table);
         // Key ranges let DataFusion estimate a join's distinct keys; without them it takes
         // every row as distinct and reads a fact-to-dimension join as no bigger than the
         // dimension, which puts the fact table on the build side. Storage reports ranges of
@@ -272,7 +273,7 @@ impl TableProvider for OlapTable {
         let mut column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = vec![None; output_schema.fields().len()];
         if !bounded.is_empty() {
             let names = bounded.iter().map(|(_, name)| name.clone()).collect();
-            if let Ok(bounds) = self.backend.column_bounds(tablets.clone(), tablet_schema(&self.table), names).await {
+            if let Ok(bounds) = self.backend.column_bounds(tablets.clone(), schema_of_tablets.clone(), names).await {
                 for ((position, _), bound) in bounded.iter().zip(bounds) {
                     let data_type = output_schema.field(*position).data_type();
                     column_bounds[*position] = bound.and_then(|(min, max)| Some((min.to_scalar_of(data_type)?, max.to_scalar_of(data_type)?)));
@@ -293,7 +294,7 @@ impl TableProvider for OlapTable {
         Ok(Arc::new(TabletScanExec::new(
             self.table.name().to_string(),
             output_schema,
-            tablet_schema(&self.table),
+            schema_of_tablets,
             projection,
             groups,
             predicate,

@@ -19,7 +19,6 @@ use crate::cache::DecodedCache;
 use crate::error::{Result, StorageError};
 use crate::predicate::RowGroupPruner;
 use crate::scan::TabletSchema;
-use datafusion::common::ScalarValue;
 use cairn_common::ids::{TabletId, Version};
 
 /// What the tablet meta records of one rowset.
@@ -177,7 +176,7 @@ impl OpenRowset {
         schema: &TabletSchema,
         columns: &[String],
         cache: &DecodedCache,
-    ) -> Result<Option<Vec<Option<(ScalarValue, ScalarValue)>>>> {
+    ) -> Result<Option<Vec<crate::scan::ColumnBound>>> {
         let Some((file, path)) = &self.file else {
             return Ok(None);
         };

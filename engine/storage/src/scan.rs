@@ -200,23 +200,28 @@ pub fn tablet_column_bounds(
     schema: &TabletSchema,
     columns: &[String],
     cache: &DecodedCache,
-) -> Result<Vec<Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>>> {
-    let mut bounds: Option<Vec<Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>>> = None;
+) -> Result<Vec<ColumnBound>> {
+    let mut per_rowset = Vec::new();
     for rowset in tablet.open_version(version)? {
-        let Some(rowset_bounds) = rowset.column_bounds(schema, columns, cache)? else { continue };
-        bounds = Some(match bounds {
-            None => rowset_bounds,
-            Some(merged) => merged.into_iter().zip(rowset_bounds).map(|(left, right)| widen(left, right)).collect(),
-        });
+        per_rowset.extend(rowset.column_bounds(schema, columns, cache)?);
     }
-    Ok(bounds.unwrap_or_else(|| vec![None; columns.len()]))
+    Ok(widen_all(per_rowset, columns.len()))
+}
+
+/// A column's smallest and largest value, where known.
+pub type ColumnBound = Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>;
+
+/// Column by column, the smallest range holding every part's (rowsets of a tablet, tablets
+/// of a scan); unknown where any part is unknown, and unknown for no parts at all.
+pub fn widen_all(parts: impl IntoIterator<Item = Vec<ColumnBound>>, columns: usize) -> Vec<ColumnBound> {
+    parts
+        .into_iter()
+        .reduce(|merged, part| merged.into_iter().zip(part).map(|(left, right)| widen(left, right)).collect())
+        .unwrap_or_else(|| vec![None; columns])
 }
 
 /// The smallest range holding both.
-pub fn widen(
-    left: Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>,
-    right: Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>,
-) -> Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)> {
+fn widen(left: ColumnBound, right: ColumnBound) -> ColumnBound {
     let ((left_min, left_max), (right_min, right_max)) = (left?, right?);
     let min = if right_min.partial_cmp(&left_min)? == std::cmp::Ordering::Less { right_min } else { left_min };
     let max = if right_max.partial_cmp(&left_max)? == std::cmp::Ordering::Greater { right_max } else { left_max };

@@ -25,6 +25,7 @@ use crate::database::{self, Connector, Database, DatabaseError};
 use crate::dereference::{DereferenceError, dereference};
 use crate::metrics::Metrics;
 use crate::status::{DatabaseObservation, StatusInput, compute_status, is_progressing, is_settled};
+use crate::observed::api_in;
 use crate::validate::{Role, ScaleIn, ScaleInPhase, ValidatedCluster, validate};
 
 /// Finalizer that lets the operator clean database-side objects before the cluster goes.
@@ -422,7 +423,7 @@ pub async fn cleanup_cluster(cluster: &StarRocksCluster, context: &Context) -> R
             .and_then(|secret| secret.data)
             .and_then(|data| data.get(&admin.key).map(|value| String::from_utf8_lossy(&value.0).into_owned()))
             .unwrap_or_default();
-        let host = format!("{}-fe.{}.svc", cluster.name_any(), namespace);
+        let host = crate::validate::fe_service_host(&cluster.name_any(), &namespace);
         let result = async {
             let database = context.connector.connect(&host, 9030, &password).await?;
             for (database_name, job) in &jobs {
@@ -452,22 +453,7 @@ pub struct RunOptions {
 
 /// Runs the controller until the stream ends (on shutdown signal).
 pub async fn run(client: Client, options: RunOptions) {
-    let clusters: Api<StarRocksCluster> = match &options.watch_namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    fn owned<K>(client: &Client, namespace: &Option<String>) -> Api<K>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-    {
-        match namespace {
-            Some(namespace) => Api::namespaced(client.clone(), namespace),
-            None => Api::all(client.clone()),
-        }
-    }
+    let clusters: Api<StarRocksCluster> = api_in(&client, options.watch_namespace.as_deref());
     if let Err(error) = clusters.list(&ListParams::default().limit(1)).await {
         tracing::error!(error = %error, "StarRocksCluster is not listable; is the CRD installed (kubectl apply -f crds/)?");
     }
@@ -481,11 +467,11 @@ pub async fn run(client: Client, options: RunOptions) {
         observed: Some(Arc::new(crate::observed::ObservedObjects::start(&client, namespace.as_deref(), &managed))),
     });
     Controller::new(clusters, watcher::Config::default().any_semantic())
-        .owns(owned::<StatefulSet>(&client, &namespace), managed.clone())
-        .owns(owned::<Service>(&client, &namespace), managed.clone())
-        .owns(owned::<ConfigMap>(&client, &namespace), managed.clone())
-        .owns(owned::<Secret>(&client, &namespace), managed.clone())
-        .owns(owned::<PodDisruptionBudget>(&client, &namespace), managed)
+        .owns(api_in::<StatefulSet>(&client, namespace.as_deref()), managed.clone())
+        .owns(api_in::<Service>(&client, namespace.as_deref()), managed.clone())
+        .owns(api_in::<ConfigMap>(&client, namespace.as_deref()), managed.clone())
+        .owns(api_in::<Secret>(&client, namespace.as_deref()), managed.clone())
+        .owns(api_in::<PodDisruptionBudget>(&client, namespace.as_deref()), managed)
         .shutdown_on_signal()
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {

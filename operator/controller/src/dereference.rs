@@ -117,7 +117,7 @@ pub async fn dereference(
 
     let scale_in_pending = current_be_replicas.is_some_and(|current| cluster.spec.be.replicas < current);
     let frontend_backends = if scale_in_pending {
-        let host = format!("{name}-fe.{namespace}.svc");
+        let host = crate::validate::fe_service_host(name, namespace);
         let password = admin_password.clone().unwrap_or_default();
         let listed = match connector.connect(&host, 9030, &password).await {
             Ok(database) => database.show_backends().await,

@@ -59,6 +59,17 @@ observed_kind!(ConfigMap, config_maps);
 observed_kind!(Secret, secrets);
 observed_kind!(PodDisruptionBudget, budgets);
 
+/// The API of a namespaced kind in the watched namespace, or in every namespace.
+pub fn api_in<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
 fn watch<K: ObservedKind>(api: Api<K>, config: watcher::Config) -> Store<K> {
     let (store, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff().applied_objects();
@@ -70,18 +81,12 @@ impl ObservedObjects {
     /// Starts one watch per kind on the objects labelled as the operator's, in `namespace` or
     /// everywhere.
     pub fn start(client: &Client, namespace: Option<&str>, config: &watcher::Config) -> ObservedObjects {
-        fn api<K: ObservedKind>(client: &Client, namespace: Option<&str>) -> Api<K> {
-            match namespace {
-                Some(namespace) => Api::namespaced(client.clone(), namespace),
-                None => Api::all(client.clone()),
-            }
-        }
         ObservedObjects {
-            statefulsets: watch(api(client, namespace), config.clone()),
-            services: watch(api(client, namespace), config.clone()),
-            config_maps: watch(api(client, namespace), config.clone()),
-            secrets: watch(api(client, namespace), config.clone()),
-            budgets: watch(api(client, namespace), config.clone()),
+            statefulsets: watch(api_in(client, namespace), config.clone()),
+            services: watch(api_in(client, namespace), config.clone()),
+            config_maps: watch(api_in(client, namespace), config.clone()),
+            secrets: watch(api_in(client, namespace), config.clone()),
+            budgets: watch(api_in(client, namespace), config.clone()),
             applied: Mutex::default(),
         }
     }

@@ -254,7 +254,7 @@ impl ValidatedCluster {
 
     /// The FE client Service address that clients (and the operator) connect to.
     pub fn fe_service_host(&self) -> String {
-        format!("{}.{}.svc", self.component_name(Role::Fe), self.namespace)
+        fe_service_host(&self.name, &self.namespace)
     }
 
     pub fn component(&self, role: Role) -> &ValidatedComponent {
@@ -263,6 +263,12 @@ impl ValidatedCluster {
             Role::Be => &self.be,
         }
     }
+}
+
+/// The FE client Service address of cluster `name` in `namespace`, for the steps that talk to
+/// the FE before a spec is validated (dereference) or after it is gone (cleanup).
+pub fn fe_service_host(name: &str, namespace: &str) -> String {
+    format!("{name}-{}.{namespace}.svc", Role::Fe)
 }
 
 /// Checks the spec and resolves references. Collects every error rather than stopping at the
