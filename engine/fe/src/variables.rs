@@ -21,6 +21,11 @@ use crate::frontend::FrontendConfig;
 pub const SERVER_VERSION: &str = "8.0.33";
 pub const VERSION_COMMENT: &str = concat!("Cairn version ", env!("CARGO_PKG_VERSION"), " (StarRocks-compatible)");
 
+/// StarRocks' default `broadcast_row_limit`: a join whose build side is estimated below this
+/// many rows builds one hash table all partitions probe, instead of hash-partitioning both
+/// sides.
+pub const BROADCAST_ROW_LIMIT: i64 = 15_000_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VariableValue {
     Integer(i64),
@@ -94,6 +99,8 @@ pub fn default_variables(config: &FrontendConfig) -> BTreeMap<String, VariableVa
         ("warning_count", Integer(0)),
         ("error_count", Integer(0)),
         ("pipeline_dop", Integer(0)),
+        // StarRocks' limit on the build side of a broadcast join, and its default.
+        ("broadcast_row_limit", Integer(BROADCAST_ROW_LIMIT)),
         ("parallel_fragment_exec_instance_num", Integer(1)),
         ("enable_insert_strict", Integer(1)),
         ("query_mem_limit", Integer(0)),

@@ -18,7 +18,6 @@
 
 mod arithmetic;
 mod control;
-mod decimal_literal;
 mod datetime;
 mod format;
 mod rewrite;
@@ -90,7 +89,6 @@ pub fn register_functions(context: &SessionContext) {
     for function in functions {
         context.register_udf(function);
     }
-    context.add_optimizer_rule(std::sync::Arc::new(decimal_literal::DecimalLiteralScale));
 }
 
 /// Validates a MySQL `time_zone` value and returns the spelling to store in

@@ -140,6 +140,7 @@ impl Transform {
         );
         let context = SessionContext::new();
         cairn_functions::register_functions(&context);
+        cairn_optimizer::register_rules(&context);
         cairn_functions::set_session_time_zone(&context, &options.timezone)
             .map_err(|error| LoadError::InvalidParameter(error.to_string()))?;
         Ok(Transform {
