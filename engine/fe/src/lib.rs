@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod convert;
 pub mod ddl;
+mod dynamic_filters;
 pub mod error;
 pub mod frontend;
 pub mod http;

@@ -10,12 +10,19 @@
 //! membership, or the current top-k threshold): the fact table's scan then drops rows no
 //! join would match before they are copied through the join.
 //!
+//! A dynamic filter is only an early cut: the join above matches every row anyway. Its hash
+//! lookup costs about what the join's probe costs, so one that keeps most rows (a join with
+//! every customer, TPC-H q13) only adds work. Each dynamic filter therefore counts the rows
+//! it sees and keeps, across the scan's partitions, and stops running once it has kept more
+//! than half of the first [`JUDGE_AFTER_ROWS`] rows.
+//!
 //! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
 //! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
 //! division by zero on a row the full predicate would not reach), passes through unfiltered,
 //! so results and errors are DataFusion's own.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, NullArray, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::buffer::BooleanBuffer;
@@ -34,6 +41,34 @@ use datafusion::physical_expr::utils::collect_columns;
 /// below it, on its own columns narrowed to the survivors.
 const NARROW_BELOW: f64 = 0.2;
 
+/// Rows a dynamic filter sees before its selectivity is judged.
+const JUDGE_AFTER_ROWS: u64 = 65_536;
+
+/// A dynamic filter keeping more than this share of the rows it sees stops running.
+const KEEP_AT_MOST: f64 = 0.5;
+
+/// How much of what a dynamic filter saw it kept, shared by the partitions of one scan.
+#[derive(Debug, Default)]
+struct Selectivity {
+    seen: AtomicU64,
+    kept: AtomicU64,
+    retired: AtomicBool,
+}
+
+impl Selectivity {
+    fn retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, seen: usize, kept: usize) {
+        let seen = self.seen.fetch_add(seen as u64, Ordering::Relaxed) + seen as u64;
+        let kept = self.kept.fetch_add(kept as u64, Ordering::Relaxed) + kept as u64;
+        if seen >= JUDGE_AFTER_ROWS && kept as f64 > seen as f64 * KEEP_AT_MOST {
+            self.retired.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Conjunct {
     expression: Arc<dyn PhysicalExpr>,
@@ -41,6 +76,8 @@ struct Conjunct {
     /// narrowed batch carries only what the conjunct needs.
     narrow_schema: SchemaRef,
     columns: Vec<usize>,
+    /// Set for dynamic filters, which retire when they keep too much.
+    selectivity: Option<Arc<Selectivity>>,
 }
 
 /// The conjuncts of a scan's filters that can run in the scan.
@@ -70,8 +107,21 @@ impl ScanFilter {
     /// filters of hash joins and TopK, already bound to the scan's output `schema`.
     pub fn with_dynamic(existing: Option<&ScanFilter>, filters: Vec<Arc<dyn PhysicalExpr>>, schema: &SchemaRef) -> Option<ScanFilter> {
         let mut conjuncts = existing.map(|filter| filter.conjuncts.clone()).unwrap_or_default();
-        conjuncts.extend(filters.into_iter().filter_map(|expression| Conjunct::new(expression, schema)));
+        conjuncts.extend(filters.into_iter().filter_map(|expression| {
+            Conjunct::new(expression, schema).map(|conjunct| Conjunct { selectivity: Some(Arc::default()), ..conjunct })
+        }));
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
+    }
+
+    /// The conjuncts `keep` accepts; `None` when it accepts none.
+    pub fn retain(&self, keep: impl Fn(&Arc<dyn PhysicalExpr>) -> bool) -> Option<ScanFilter> {
+        let conjuncts: Vec<Conjunct> = self.conjuncts.iter().filter(|conjunct| keep(&conjunct.expression)).cloned().collect();
+        (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
+    }
+
+    /// The conjuncts, in the order they run.
+    pub fn expressions(&self) -> impl Iterator<Item = &Arc<dyn PhysicalExpr>> {
+        self.conjuncts.iter().map(|conjunct| &conjunct.expression)
     }
 
     /// The rows of `batch` every conjunct keeps; the batch unchanged if evaluation fails.
@@ -88,6 +138,10 @@ impl ScanFilter {
         let rows = batch.num_rows();
         let mut selection: Option<BooleanArray> = None;
         for conjunct in &self.conjuncts {
+            if conjunct.selectivity.as_ref().is_some_and(|selectivity| selectivity.retired()) {
+                continue;
+            }
+            let seen = conjunct.selectivity.as_ref().map(|_| selection.as_ref().map_or(rows, BooleanArray::true_count));
             let next = match &selection {
                 None => conjunct.evaluate(batch)?,
                 Some(current) => {
@@ -103,8 +157,11 @@ impl ScanFilter {
                 }
             };
             // `None`: the conjunct keeps every row (a dynamic filter not yet built).
-            if next.is_some() {
-                selection = next;
+            if let Some(next) = next {
+                if let (Some(selectivity), Some(seen)) = (&conjunct.selectivity, seen) {
+                    selectivity.record(seen, next.true_count());
+                }
+                selection = Some(next);
             }
         }
         Ok(selection)
@@ -130,7 +187,7 @@ impl Conjunct {
                 if columns.contains(&index) { field.as_ref().clone() } else { Field::new(field.name(), DataType::Null, true) }
             })
             .collect();
-        Some(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns })
+        Some(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns, selectivity: None })
     }
 
     /// True where the conjunct holds; NULL counts as false, as WHERE treats it. `None` when
@@ -223,6 +280,33 @@ mod tests {
         let plan = ScanFilter::plan(&[col("id").lt(lit(10))], &input.schema(), &state);
         let filtered = plan.map(|plan| plan.apply(input.clone())).transpose()?;
         assert_eq!(filtered.map(|batch| ids(&batch).len()), Some(9));
+        Ok(())
+    }
+
+    /// A dynamic filter that keeps most of what it sees stops running; a selective one stays.
+    #[test]
+    fn dynamic_filters_that_keep_most_rows_retire() -> DataFusionResult<()> {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, false)]));
+        let batch = |ids: std::ops::Range<i32>| {
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int32Array::from(ids.collect::<Vec<i32>>()))])
+        };
+        let id = Arc::new(datafusion::physical_expr::expressions::Column::new("id", 0)) as Arc<dyn PhysicalExpr>;
+        let below = |limit: i32| -> Arc<dyn PhysicalExpr> {
+            Arc::new(datafusion::physical_expr::expressions::BinaryExpr::new(
+                Arc::clone(&id),
+                datafusion::logical_expr::Operator::Lt,
+                Arc::new(datafusion::physical_expr::expressions::Literal::new(ScalarValue::Int32(Some(limit)))),
+            ))
+        };
+        // Keeps all 70 000 rows of the first batch, so the second passes through whole.
+        let loose = ScanFilter::with_dynamic(None, vec![below(100_000)], &schema);
+        let rows = |filter: &Option<ScanFilter>, input: RecordBatch| filter.as_ref().map(|filter| filter.apply(input).map(|batch| batch.num_rows()));
+        assert_eq!(rows(&loose, batch(0..70_000)?).transpose()?, Some(70_000));
+        assert_eq!(rows(&loose, batch(100_000..170_000)?).transpose()?, Some(70_000));
+        // Keeps 1 000 of 70 000: still filtering on the second batch.
+        let tight = ScanFilter::with_dynamic(None, vec![below(1_000)], &schema);
+        assert_eq!(rows(&tight, batch(0..70_000)?).transpose()?, Some(1_000));
+        assert_eq!(rows(&tight, batch(0..70_000)?).transpose()?, Some(1_000));
         Ok(())
     }
 

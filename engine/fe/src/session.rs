@@ -109,7 +109,12 @@ impl FeSession {
             .with_target_partitions(num_cpus())
             // Tables store strings as Utf8; casts producing Utf8View would only convert back.
             .set_str("datafusion.sql_parser.map_string_types_to_utf8view", "false");
-        let context = SessionContext::new_with_config(config);
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(crate::dynamic_filters::DynamicFilterPlacement))
+            .build();
+        let context = SessionContext::new_with_state(state);
         context.register_catalog(
             CATALOG_NAME,
             Arc::new(CairnCatalog::new(Arc::clone(&frontend.metadata), Arc::clone(&frontend.backend), Arc::clone(&frontend.loads))),

@@ -24,6 +24,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::common::config::ConfigOptions;
 use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
 use datafusion::physical_plan::filter_pushdown::{ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
 
@@ -326,6 +327,8 @@ pub struct TabletScanExec {
     column_bounds: Vec<Option<(ScalarValue, ScalarValue)>>,
     /// Filters evaluated on each batch before it leaves the scan.
     filter: Option<Arc<crate::scan_filter::ScanFilter>>,
+    /// What `EXPLAIN ANALYZE` shows: rows read and returned, and the time spent filtering.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl TabletScanExec {
@@ -356,6 +359,7 @@ impl TabletScanExec {
             row_count: None,
             column_bounds: Vec::new(),
             filter: None,
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -372,6 +376,21 @@ impl TabletScanExec {
     fn with_filter(mut self, filter: Option<Arc<crate::scan_filter::ScanFilter>>) -> Self {
         self.filter = filter;
         self
+    }
+
+    /// This scan without its dynamic filter when that is its only one and its id is in
+    /// `ids`; `None` otherwise.
+    pub(crate) fn without_lone_dynamic_filter(&self, ids: &std::collections::HashSet<u64>) -> Option<TabletScanExec> {
+        let filter = self.filter.as_ref()?;
+        let dynamic: Vec<u64> = filter.expressions().filter_map(|expression| expression.expression_id()).collect();
+        match dynamic.as_slice() {
+            [id] if ids.contains(id) => {
+                let mut scan = self.clone();
+                scan.filter = filter.retain(|expression| expression.expression_id().is_none()).map(Arc::new);
+                Some(scan)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -390,7 +409,13 @@ impl DisplayAs for TabletScanExec {
             "TabletScanExec: table={}, tablets={tablets}, columns=[{}]",
             self.table_name,
             columns.join(", ")
-        )
+        )?;
+        // The conjuncts the scan evaluates itself, dynamic filters with their current state.
+        if let Some(filter) = &self.filter {
+            let conjuncts: Vec<String> = filter.expressions().map(|expression| expression.to_string()).collect();
+            write!(formatter, ", filter=[{}]", conjuncts.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -407,11 +432,21 @@ impl ExecutionPlan for TabletScanExec {
         Vec::new()
     }
 
+    /// The scan's filter conjuncts. A hash join fills its dynamic filter only when it finds
+    /// the filter among its probe side's expressions; without this it never did, and the
+    /// scan's dynamic filters stayed empty.
     fn apply_expressions(
         &self,
-        _visit: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DataFusionResult<TreeNodeRecursion>,
+        visit: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DataFusionResult<TreeNodeRecursion>,
     ) -> DataFusionResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
+        let mut recursion = TreeNodeRecursion::Continue;
+        for expression in self.filter.iter().flat_map(|filter| filter.expressions()) {
+            recursion = visit(expression)?;
+            if recursion == TreeNodeRecursion::Stop {
+                break;
+            }
+        }
+        Ok(recursion)
     }
 
     fn replace_children(
@@ -444,6 +479,10 @@ impl ExecutionPlan for TabletScanExec {
         let mut scan = self.clone();
         scan.filter = crate::scan_filter::ScanFilter::with_dynamic(self.filter.as_deref(), dynamic, &self.schema).map(Arc::new);
         Ok(propagation.with_updated_node(Arc::new(scan)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 
     #[allow(deprecated)]
@@ -483,6 +522,8 @@ impl ExecutionPlan for TabletScanExec {
         let schema = Arc::clone(&self.schema);
         let output_schema = Arc::clone(&schema);
         let filter = self.filter.clone();
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let rows_read = MetricBuilder::new(&self.metrics).counter("rows_read", partition);
         let stream = futures::stream::iter(tablets)
             .map(move |(tablet_id, version)| {
                 let request = ScanRequest {
@@ -503,16 +544,24 @@ impl ExecutionPlan for TabletScanExec {
             .map(move |batch: DataFusionResult<RecordBatch>| {
                 let batch = batch?;
                 let rows = batch.num_rows();
+                rows_read.add(rows);
                 // Same arrays, under the planner's (lower-case) column names.
                 let batch = RecordBatch::try_new_with_options(
                     Arc::clone(&output_schema),
                     batch.columns().to_vec(),
                     &RecordBatchOptions::new().with_row_count(Some(rows)),
                 )?;
-                match &filter {
-                    Some(filter) => filter.apply(batch),
+                let filtered = match &filter {
+                    Some(filter) => {
+                        let _timer = baseline.elapsed_compute().timer();
+                        filter.apply(batch)
+                    }
                     None => Ok(batch),
+                };
+                if let Ok(batch) = &filtered {
+                    baseline.record_output(batch.num_rows());
                 }
+                filtered
             })
             .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
