@@ -5,6 +5,7 @@
 //! [`register_rules`] adds them all to a `SessionContext`; the FE's query sessions and the
 //! load executor both call it, so a statement is optimized the same way wherever it runs.
 
+mod decimal_arithmetic;
 mod decimal_literal;
 mod semi_join;
 
@@ -16,4 +17,6 @@ use datafusion::prelude::SessionContext;
 pub fn register_rules(context: &SessionContext) {
     context.add_optimizer_rule(Arc::new(semi_join::SemiJoinBelowJoin));
     context.add_optimizer_rule(Arc::new(decimal_literal::DecimalLiteralScale));
+    // After the literal rule, so `1 - price` has equal scales by then.
+    context.add_optimizer_rule(Arc::new(decimal_arithmetic::DecimalArithmetic));
 }
