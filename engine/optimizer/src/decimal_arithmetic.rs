@@ -15,10 +15,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use datafusion::arrow::compute::kernels::arity::try_binary;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 use datafusion::arrow::error::ArrowError;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::{BinaryExpr, ScalarFunction};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -42,20 +41,7 @@ impl OptimizerRule for DecimalArithmetic {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        // Expressions of these nodes are typed by their single input.
-        let schema = match &plan {
-            LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Aggregate(_) => match plan.inputs().as_slice() {
-                [input] => input.schema().as_ref().clone(),
-                _ => return Ok(Transformed::no(plan)),
-            },
-            _ => return Ok(Transformed::no(plan)),
-        };
-        let names = NamePreserver::new(&plan);
-        plan.map_expressions(|expression| {
-            let name = names.save(&expression);
-            let rewritten = expression.transform_up(|expression| Ok(rewrite(expression, &schema)))?;
-            Ok(rewritten.update_data(|expression| name.restore(expression)))
-        })
+        crate::rewrite_expressions(plan, rewrite)
     }
 }
 

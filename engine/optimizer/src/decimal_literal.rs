@@ -5,7 +5,7 @@
 //! integer digits, so the expression's type (and the result) stays exactly the same.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::BinaryExpr;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator};
@@ -27,15 +27,7 @@ impl OptimizerRule for DecimalLiteralScale {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        // Expressions of these nodes are typed by their single input.
-        let schema = match &plan {
-            LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Aggregate(_) => match plan.inputs().as_slice() {
-                [input] => input.schema().as_ref().clone(),
-                _ => return Ok(Transformed::no(plan)),
-            },
-            _ => return Ok(Transformed::no(plan)),
-        };
-        plan.map_expressions(|expression| expression.transform_up(|expression| Ok(rescale(expression, &schema))))
+        crate::rewrite_expressions(plan, rescale)
     }
 }
 

@@ -11,6 +11,10 @@ mod semi_join;
 
 use std::sync::Arc;
 
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, Result};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::SessionContext;
 
 /// Adds every Cairn optimizer rule to `context`, after DataFusion's own.
@@ -19,4 +23,26 @@ pub fn register_rules(context: &SessionContext) {
     context.add_optimizer_rule(Arc::new(decimal_literal::DecimalLiteralScale));
     // After the literal rule, so `1 - price` has equal scales by then.
     context.add_optimizer_rule(Arc::new(decimal_arithmetic::DecimalArithmetic));
+}
+
+/// Rewrites each expression of a projection, filter or aggregate bottom-up with `rewrite`,
+/// which is given the node's input schema, the one those expressions are typed by. Output
+/// names are kept, so the node's schema does not change. Other nodes come back unchanged.
+fn rewrite_expressions(
+    plan: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Transformed<Expr>,
+) -> Result<Transformed<LogicalPlan>> {
+    let schema = match &plan {
+        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Aggregate(_) => match plan.inputs().as_slice() {
+            [input] => input.schema().as_ref().clone(),
+            _ => return Ok(Transformed::no(plan)),
+        },
+        _ => return Ok(Transformed::no(plan)),
+    };
+    let names = NamePreserver::new(&plan);
+    plan.map_expressions(|expression| {
+        let name = names.save(&expression);
+        let rewritten = expression.transform_up(|expression| Ok(rewrite(expression, &schema)))?;
+        Ok(rewritten.update_data(|expression| name.restore(expression)))
+    })
 }
