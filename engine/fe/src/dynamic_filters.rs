@@ -1,5 +1,6 @@
 //! A physical optimizer rule: a hash join's dynamic filter runs in a tablet scan only where
-//! it saves work between the scan and that join.
+//! it saves work between the scan and that join, and retires there when it proves
+//! unselective (`scan_filter.rs`); TopK's dynamic filters are left alone.
 //!
 //! The filter's hash lookup is the same lookup the join's probe makes. When the scan feeds
 //! the join directly (through projections and filters only) and that filter is the scan's
@@ -39,20 +40,22 @@ impl PhysicalOptimizerRule for DynamicFilterPlacement {
     }
 
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut direct = HashSet::new();
+        let (mut join_filters, mut direct) = (HashSet::new(), HashSet::new());
         plan.apply(|node| {
-            if let Some(join) = node.downcast_ref::<HashJoinExec>()
-                && feeds_directly(join.right())
-            {
-                direct.extend(join.dynamic_expressions_produced().iter().filter_map(|filter| filter.expression_id()));
+            if let Some(join) = node.downcast_ref::<HashJoinExec>() {
+                let ids = join.dynamic_expressions_produced().iter().filter_map(|filter| filter.expression_id()).collect::<Vec<_>>();
+                if feeds_directly(join.right()) {
+                    direct.extend(ids.iter().copied());
+                }
+                join_filters.extend(ids);
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
-        if direct.is_empty() {
+        if join_filters.is_empty() {
             return Ok(plan);
         }
         plan.transform_up(|node| match node.downcast_ref::<TabletScanExec>() {
-            Some(scan) => Ok(match scan.without_lone_dynamic_filter(&direct) {
+            Some(scan) => Ok(match scan.with_join_filters(&join_filters, &direct) {
                 Some(scan) => Transformed::yes(Arc::new(scan) as Arc<dyn ExecutionPlan>),
                 None => Transformed::no(node),
             }),

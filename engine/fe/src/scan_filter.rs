@@ -10,11 +10,12 @@
 //! membership, or the current top-k threshold): the fact table's scan then drops rows no
 //! join would match before they are copied through the join.
 //!
-//! A dynamic filter is only an early cut: the join above matches every row anyway. Its hash
-//! lookup costs about what the join's probe costs, so one that keeps most rows (a join with
-//! every customer, TPC-H q13) only adds work. Each dynamic filter therefore counts the rows
-//! it sees and keeps, across the scan's partitions, and stops running once it has kept more
-//! than half of the first [`JUDGE_AFTER_ROWS`] rows.
+//! A hash join's dynamic filter is only an early cut: the join above matches every row
+//! anyway. Its hash lookup costs about what the join's probe costs, so one that keeps most
+//! rows (a join with every customer, TPC-H q13) only adds work. Each such filter therefore
+//! counts the rows it sees and keeps, across the scan's partitions, and stops running once
+//! it has kept more than half of the first [`JUDGE_AFTER_ROWS`] rows
+//! ([`ScanFilter::retiring`]; `dynamic_filters.rs` says which filters are joins').
 //!
 //! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
 //! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
@@ -107,10 +108,25 @@ impl ScanFilter {
     /// filters of hash joins and TopK, already bound to the scan's output `schema`.
     pub fn with_dynamic(existing: Option<&ScanFilter>, filters: Vec<Arc<dyn PhysicalExpr>>, schema: &SchemaRef) -> Option<ScanFilter> {
         let mut conjuncts = existing.map(|filter| filter.conjuncts.clone()).unwrap_or_default();
-        conjuncts.extend(filters.into_iter().filter_map(|expression| {
-            Conjunct::new(expression, schema).map(|conjunct| Conjunct { selectivity: Some(Arc::default()), ..conjunct })
-        }));
+        conjuncts.extend(filters.into_iter().filter_map(|expression| Conjunct::new(expression, schema)));
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
+    }
+
+    /// This filter with the conjuncts whose expression id is in `join_filters` (hash joins'
+    /// dynamic filters) retiring once they prove unselective. A TopK filter is not among
+    /// them: it keeps everything until the first rows set its threshold, then tightens.
+    pub fn retiring(&self, join_filters: &std::collections::HashSet<u64>) -> ScanFilter {
+        let conjuncts = self
+            .conjuncts
+            .iter()
+            .map(|conjunct| match conjunct.expression.expression_id() {
+                Some(id) if join_filters.contains(&id) && conjunct.selectivity.is_none() => {
+                    Conjunct { selectivity: Some(Arc::default()), ..conjunct.clone() }
+                }
+                _ => conjunct.clone(),
+            })
+            .collect();
+        ScanFilter { conjuncts }
     }
 
     /// The conjuncts `keep` accepts; `None` when it accepts none.
@@ -236,6 +252,7 @@ fn scatter(selection: &BooleanArray, narrowed: &BooleanArray) -> BooleanArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
     use datafusion::arrow::array::{Int32Array, StringArray};
     use datafusion::logical_expr::{col, lit};
     use datafusion::prelude::SessionContext;
@@ -283,7 +300,8 @@ mod tests {
         Ok(())
     }
 
-    /// A dynamic filter that keeps most of what it sees stops running; a selective one stays.
+    /// A join's dynamic filter that keeps most of what it sees stops running; a selective one
+    /// stays, and so does any other dynamic filter.
     #[test]
     fn dynamic_filters_that_keep_most_rows_retire() -> DataFusionResult<()> {
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, false)]));
@@ -298,15 +316,26 @@ mod tests {
                 Arc::new(datafusion::physical_expr::expressions::Literal::new(ScalarValue::Int32(Some(limit)))),
             ))
         };
+        let join_filter = |limit: i32| -> Arc<dyn PhysicalExpr> {
+            Arc::new(DynamicFilterPhysicalExpr::new(vec![Arc::clone(&id)], below(limit)))
+        };
+        let retiring = |filter: Arc<dyn PhysicalExpr>| {
+            let ids = filter.expression_id().into_iter().collect();
+            ScanFilter::with_dynamic(None, vec![filter], &schema).map(|scan| scan.retiring(&ids))
+        };
         // Keeps all 70 000 rows of the first batch, so the second passes through whole.
-        let loose = ScanFilter::with_dynamic(None, vec![below(100_000)], &schema);
+        let loose = retiring(join_filter(100_000));
         let rows = |filter: &Option<ScanFilter>, input: RecordBatch| filter.as_ref().map(|filter| filter.apply(input).map(|batch| batch.num_rows()));
         assert_eq!(rows(&loose, batch(0..70_000)?).transpose()?, Some(70_000));
         assert_eq!(rows(&loose, batch(100_000..170_000)?).transpose()?, Some(70_000));
         // Keeps 1 000 of 70 000: still filtering on the second batch.
-        let tight = ScanFilter::with_dynamic(None, vec![below(1_000)], &schema);
+        let tight = retiring(join_filter(1_000));
         assert_eq!(rows(&tight, batch(0..70_000)?).transpose()?, Some(1_000));
         assert_eq!(rows(&tight, batch(0..70_000)?).transpose()?, Some(1_000));
+        // A filter that is not a join's (TopK's) never retires.
+        let top_k = ScanFilter::with_dynamic(None, vec![join_filter(100_000)], &schema);
+        assert_eq!(rows(&top_k, batch(0..70_000)?).transpose()?, Some(70_000));
+        assert_eq!(rows(&top_k, batch(100_000..170_000)?).transpose()?, Some(0));
         Ok(())
     }
 

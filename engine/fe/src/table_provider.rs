@@ -378,19 +378,26 @@ impl TabletScanExec {
         self
     }
 
-    /// This scan without its dynamic filter when that is its only one and its id is in
-    /// `ids`; `None` otherwise.
-    pub(crate) fn without_lone_dynamic_filter(&self, ids: &std::collections::HashSet<u64>) -> Option<TabletScanExec> {
+    /// This scan with hash joins' dynamic filters (`join_filters`, by expression id) retiring
+    /// when unselective, and without its dynamic filter when that is its only one and comes
+    /// from the join right above (`direct`). `None` when nothing changes.
+    pub(crate) fn with_join_filters(
+        &self,
+        join_filters: &std::collections::HashSet<u64>,
+        direct: &std::collections::HashSet<u64>,
+    ) -> Option<TabletScanExec> {
         let filter = self.filter.as_ref()?;
         let dynamic: Vec<u64> = filter.expressions().filter_map(|expression| expression.expression_id()).collect();
-        match dynamic.as_slice() {
-            [id] if ids.contains(id) => {
-                let mut scan = self.clone();
-                scan.filter = filter.retain(|expression| expression.expression_id().is_none()).map(Arc::new);
-                Some(scan)
-            }
-            _ => None,
+        if !dynamic.iter().any(|id| join_filters.contains(id)) {
+            return None;
         }
+        let kept = match dynamic.as_slice() {
+            [id] if direct.contains(id) => filter.retain(|expression| expression.expression_id().is_none()),
+            _ => Some(filter.retiring(join_filters)),
+        };
+        let mut scan = self.clone();
+        scan.filter = kept.map(Arc::new);
+        Some(scan)
     }
 }
 
