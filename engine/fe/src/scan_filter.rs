@@ -153,30 +153,31 @@ impl ScanFilter {
     fn selection(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
         let rows = batch.num_rows();
         let mut selection: Option<BooleanArray> = None;
+        // Rows `selection` keeps, counted once per conjunct.
+        let mut alive = rows;
         for conjunct in &self.conjuncts {
             if conjunct.selectivity.as_ref().is_some_and(|selectivity| selectivity.retired()) {
                 continue;
             }
-            let seen = conjunct.selectivity.as_ref().map(|_| selection.as_ref().map_or(rows, BooleanArray::true_count));
+            if alive == 0 {
+                break;
+            }
             let next = match &selection {
                 None => conjunct.evaluate(batch)?,
+                Some(current) if alive as f64 > rows as f64 * NARROW_BELOW => {
+                    conjunct.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?
+                }
                 Some(current) => {
-                    let alive = current.true_count();
-                    if alive == 0 {
-                        break;
-                    }
-                    if alive as f64 > rows as f64 * NARROW_BELOW {
-                        conjunct.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?
-                    } else {
-                        conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
-                    }
+                    conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
                 }
             };
             // `None`: the conjunct keeps every row (a dynamic filter not yet built).
             if let Some(next) = next {
-                if let (Some(selectivity), Some(seen)) = (&conjunct.selectivity, seen) {
-                    selectivity.record(seen, next.true_count());
+                let kept = next.true_count();
+                if let Some(selectivity) = &conjunct.selectivity {
+                    selectivity.record(alive, kept);
                 }
+                alive = kept;
                 selection = Some(next);
             }
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
@@ -265,10 +265,7 @@ impl TableProvider for OlapTable {
         let bounded: Vec<(usize, String)> = projection
             .iter()
             .enumerate()
-            .filter(|(position, _)| {
-                let data_type = output_schema.field(*position).data_type();
-                data_type.is_integer() || matches!(data_type, DataType::Date32 | DataType::Date64)
-            })
+            .filter(|(position, _)| cairn_be::has_column_bounds(output_schema.field(*position).data_type()))
             .filter_map(|(position, index)| self.table.columns().get(*index).map(|column| (position, column.name.clone())))
             .collect();
         let mut column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = vec![None; output_schema.fields().len()];

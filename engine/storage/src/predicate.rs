@@ -271,7 +271,7 @@ pub fn rowset_column_bounds(
         .iter()
         .map(|name| {
             let (_, field) = table_schema.column_with_name(name)?;
-            if !(field.data_type().is_integer() || matches!(field.data_type(), DataType::Date32 | DataType::Date64)) {
+            if !has_column_bounds(field.data_type()) {
                 return None;
             }
             let column = Column::new_unqualified(name);
@@ -281,6 +281,12 @@ pub fn rowset_column_bounds(
             Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
         })
         .collect()
+}
+
+/// Whether [`rowset_column_bounds`] bounds a column of this type: integers and dates, the
+/// key types join estimates need. Float statistics are not trusted (NaN orders apart).
+pub fn has_column_bounds(data_type: &DataType) -> bool {
+    data_type.is_integer() || matches!(data_type, DataType::Date32 | DataType::Date64)
 }
 
 /// The least (`Less`) or greatest (`Greater`) value of a statistics array; `None` if any row

@@ -189,9 +189,6 @@ fn emit_sliced(batch: &RecordBatch, emit: &mut impl FnMut(RecordBatch) -> bool) 
     true
 }
 
-/// Reads `tablet` at `version`, calling `emit` with each batch of the projected columns until
-/// it returns `false` (the reader went away). Rows the predicate rules out may be left out
-/// (whole row groups at a time); rows it does not rule out are all returned.
 /// Min and max of each named integer or date column over a tablet at `version`, for join
 /// ordering; `None` for a column some rowset can not bound.
 pub fn tablet_column_bounds(
@@ -228,6 +225,9 @@ fn widen(left: ColumnBound, right: ColumnBound) -> ColumnBound {
     Some((min, max))
 }
 
+/// Reads `tablet` at `version`, calling `emit` with each batch of the projected columns until
+/// it returns `false` (the reader went away). Rows the predicate rules out may be left out
+/// (whole row groups at a time); rows it does not rule out are all returned.
 pub fn scan_tablet(
     tablet: &Tablet,
     version: Version,

@@ -45,6 +45,20 @@ fn batch(schema: &TabletSchema, ids: &[i32], values: &[i64]) -> RecordBatch {
     .expect("test batch")
 }
 
+/// The DUPLICATE KEY schema with field ids on its columns (`id` 1, `value` 2), as tables the FE
+/// creates have them, so storage can tell a dropped column from one re-added under its name.
+fn schema_with_column_ids() -> TabletSchema {
+    let mut schema = schema(KeysType::Duplicate);
+    schema.columns[0].unique_id = 1;
+    schema.columns[1].unique_id = 2;
+    schema
+}
+
+/// [`batch`]'s rows under `schema`'s storage schema, which carries the field ids.
+fn stored_batch(schema: &TabletSchema, ids: &[i32], values: &[i64]) -> RecordBatch {
+    RecordBatch::try_new(schema.storage_schema(), batch(schema, ids, values).columns().to_vec()).expect("rows with field ids")
+}
+
 fn read(manager: &TabletManager, tablet_id: u64, version: u64, schema: &TabletSchema) -> Vec<(i32, i64)> {
     read_with(manager, tablet_id, version, schema, None, &DecodedCache::new(1 << 20))
 }
@@ -308,12 +322,8 @@ fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name()
     let directory = tempfile::tempdir().expect("tempdir");
     let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
     let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
-    let mut old = schema(KeysType::Duplicate);
-    old.columns[0].unique_id = 1;
-    old.columns[1].unique_id = 2;
-    let rows = RecordBatch::try_new(old.storage_schema(), batch(&old, &[1, 2], &[10, 20]).columns().to_vec())
-        .expect("rows under the schema with ids");
-    tablet.write(1, &old.storage_schema(), &[rows], WriteMode::Append).expect("write");
+    let old = schema_with_column_ids();
+    tablet.write(1, &old.storage_schema(), &[stored_batch(&old, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
     tablet.publish(1, 2).expect("publish");
     // `value` was dropped and added again: a new id, and NULL in every existing row.
     let mut new = old.clone();
@@ -345,12 +355,8 @@ fn column_bounds_span_every_rowset_of_the_version() {
     let directory = tempfile::tempdir().expect("tempdir");
     let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
     let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
-    let mut schema = schema(KeysType::Duplicate);
-    schema.columns[0].unique_id = 1;
-    schema.columns[1].unique_id = 2;
-    let stored = |ids: &[i32], values: &[i64]| {
-        RecordBatch::try_new(schema.storage_schema(), batch(&schema, ids, values).columns().to_vec()).expect("rows with ids")
-    };
+    let schema = schema_with_column_ids();
+    let stored = |ids: &[i32], values: &[i64]| stored_batch(&schema, ids, values);
     tablet.write(1, &schema.storage_schema(), &[stored(&[5, 9], &[-3, 40])], WriteMode::Append).expect("write");
     tablet.publish(1, 2).expect("publish");
     tablet.write(2, &schema.storage_schema(), &[stored(&[2, 7], &[0, 100])], WriteMode::Append).expect("write");

@@ -28,11 +28,11 @@ const MAX_PRECISION: u8 = 38;
 const MAX_SCALE: i8 = 38;
 
 #[derive(Debug, Default)]
-pub(crate) struct DecimalArithmetic;
+pub(crate) struct DecimalMultiply;
 
-impl OptimizerRule for DecimalArithmetic {
+impl OptimizerRule for DecimalMultiply {
     fn name(&self) -> &str {
-        "cairn_decimal_arithmetic"
+        "cairn_decimal_multiply"
     }
 
     fn apply_order(&self) -> Option<ApplyOrder> {
@@ -45,81 +45,62 @@ impl OptimizerRule for DecimalArithmetic {
 }
 
 fn rewrite(expression: Expr, schema: &DFSchema) -> Transformed<Expr> {
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expression else {
+    let Expr::BinaryExpr(BinaryExpr { left, op: Operator::Multiply, right }) = &expression else {
         return Transformed::no(expression);
     };
-    if *op != Operator::Multiply {
-        return Transformed::no(expression);
-    }
-    let operation = Operation::Multiply;
     let (Ok(left_type), Ok(right_type)) = (left.get_type(schema), right.get_type(schema)) else {
         return Transformed::no(expression);
     };
     // Only where the kernel's type is provably DataFusion's own.
-    let expected = expression.get_type(schema).ok();
-    if operation.result_type(&left_type, &right_type).ok() != expected || expected.is_none() {
-        return Transformed::no(expression);
+    match (product_type(&left_type, &right_type), expression.get_type(schema)) {
+        (Ok(ours), Ok(theirs)) if ours == theirs => {}
+        _ => return Transformed::no(expression),
     }
-    let function = ScalarUDF::new_from_impl(DecimalKernel::new(operation));
+    let function = ScalarUDF::new_from_impl(DecimalMultiplyKernel::default());
     Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
         Arc::new(function),
         vec![left.as_ref().clone(), right.as_ref().clone()],
     )))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Operation {
-    Multiply,
+/// Arrow's type for the product of two DECIMAL128 values.
+fn product_type(left: &DataType, right: &DataType) -> Result<DataType> {
+    let (DataType::Decimal128(left_precision, left_scale), DataType::Decimal128(right_precision, right_scale)) = (left, right)
+    else {
+        return exec_err!("a DECIMAL product got {left} and {right}");
+    };
+    let scale = left_scale.saturating_add(*right_scale);
+    if scale > MAX_SCALE {
+        return exec_err!("the scale of {left} * {right} exceeds {MAX_SCALE}");
+    }
+    Ok(DataType::Decimal128(left_precision.saturating_add(right_precision + 1).min(MAX_PRECISION), scale))
 }
 
-impl Operation {
-    /// Arrow's result type, for the operand types this kernel takes.
-    fn result_type(self, left: &DataType, right: &DataType) -> Result<DataType> {
-        let (DataType::Decimal128(left_precision, left_scale), DataType::Decimal128(right_precision, right_scale)) =
-            (left, right)
-        else {
-            return exec_err!("{self:?} of DECIMAL values got {left} and {right}");
-        };
-        match self {
-            Operation::Multiply => {
-                let scale = left_scale.saturating_add(*right_scale);
-                if scale > MAX_SCALE {
-                    return exec_err!("the scale of {left} * {right} exceeds {MAX_SCALE}");
-                }
-                Ok(DataType::Decimal128(left_precision.saturating_add(right_precision + 1).min(MAX_PRECISION), scale))
-            }
-        }
-    }
-
-    fn apply(self, left: i128, right: i128) -> Result<i128, ArrowError> {
-        let overflow = |symbol: &str| ArrowError::ArithmeticOverflow(format!("Overflow happened on: {left:?} {symbol} {right:?}"));
-        match self {
-            Operation::Multiply => match (i64::try_from(left), i64::try_from(right)) {
-                // A product of two 64-bit values always fits in 128 bits.
-                (Ok(left), Ok(right)) => Ok(i128::from(left) * i128::from(right)),
-                _ => left.checked_mul(right).ok_or_else(|| overflow("*")),
-            },
-        }
+/// `left * right`, or arrow's overflow error.
+fn multiply(left: i128, right: i128) -> Result<i128, ArrowError> {
+    match (i64::try_from(left), i64::try_from(right)) {
+        // A product of two 64-bit values always fits in 128 bits.
+        (Ok(left), Ok(right)) => Ok(i128::from(left) * i128::from(right)),
+        _ => left
+            .checked_mul(right)
+            .ok_or_else(|| ArrowError::ArithmeticOverflow(format!("Overflow happened on: {left:?} * {right:?}"))),
     }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct DecimalKernel {
-    operation: Operation,
+struct DecimalMultiplyKernel {
     signature: Signature,
 }
 
-impl DecimalKernel {
-    fn new(operation: Operation) -> DecimalKernel {
-        DecimalKernel { operation, signature: Signature::any(2, Volatility::Immutable) }
+impl Default for DecimalMultiplyKernel {
+    fn default() -> DecimalMultiplyKernel {
+        DecimalMultiplyKernel { signature: Signature::any(2, Volatility::Immutable) }
     }
 }
 
-impl ScalarUDFImpl for DecimalKernel {
+impl ScalarUDFImpl for DecimalMultiplyKernel {
     fn name(&self) -> &str {
-        match self.operation {
-            Operation::Multiply => "decimal_multiply",
-        }
+        "decimal_multiply"
     }
 
     fn signature(&self) -> &Signature {
@@ -128,7 +109,7 @@ impl ScalarUDFImpl for DecimalKernel {
 
     fn return_type(&self, arguments: &[DataType]) -> Result<DataType> {
         match arguments {
-            [left, right] => self.operation.result_type(left, right),
+            [left, right] => product_type(left, right),
             _ => exec_err!("{} takes two arguments", self.name()),
         }
     }
@@ -137,23 +118,20 @@ impl ScalarUDFImpl for DecimalKernel {
         let DataType::Decimal128(precision, scale) = arguments.return_field.data_type().clone() else {
             return exec_err!("{} returns DECIMAL", self.name());
         };
-        let operation = self.operation;
         // A literal side (`price * 0.90`) stays one value instead of a column of copies.
         let result: PrimitiveArray<Decimal128Type> = match arguments.args.as_slice() {
             [ColumnarValue::Scalar(ScalarValue::Decimal128(Some(left), ..)), ColumnarValue::Array(right)] => {
-                decimal_array(right, self.name())?.try_unary(|right| operation.apply(*left, right))?
+                decimal_array(right, self.name())?.try_unary(|right| multiply(*left, right))?
             }
             [ColumnarValue::Array(left), ColumnarValue::Scalar(ScalarValue::Decimal128(Some(right), ..))] => {
-                decimal_array(left, self.name())?.try_unary(|left| operation.apply(left, *right))?
+                decimal_array(left, self.name())?.try_unary(|left| multiply(left, *right))?
             }
             _ => {
                 let arrays = ColumnarValue::values_to_arrays(&arguments.args)?;
                 let [left, right] = arrays.as_slice() else {
                     return exec_err!("{} takes two arguments", self.name());
                 };
-                try_binary(decimal_array(left, self.name())?, decimal_array(right, self.name())?, |left, right| {
-                    operation.apply(left, right)
-                })?
+                try_binary(decimal_array(left, self.name())?, decimal_array(right, self.name())?, multiply)?
             }
         };
         Ok(ColumnarValue::Array(Arc::new(result.with_precision_and_scale(precision, scale)?)))
@@ -185,7 +163,7 @@ mod tests {
     async fn run(query: &str, batch: &RecordBatch, with_rule: bool) -> Result<(String, Vec<RecordBatch>)> {
         let context = SessionContext::new();
         if with_rule {
-            context.add_optimizer_rule(Arc::new(DecimalArithmetic));
+            context.add_optimizer_rule(Arc::new(DecimalMultiply));
         }
         context.register_batch("t", batch.clone())?;
         let frame = context.sql(query).await?;
@@ -238,8 +216,8 @@ mod tests {
     #[test]
     fn products_of_64_bit_values_take_the_short_path_and_agree() {
         for (left, right) in [(7, 6), (-1, i64::MAX as i128), (i64::MIN as i128, i64::MIN as i128), (1 << 70, 3)] {
-            assert_eq!(Operation::Multiply.apply(left, right).ok(), left.checked_mul(right));
+            assert_eq!(multiply(left, right).ok(), left.checked_mul(right));
         }
-        assert!(Operation::Multiply.apply(i128::MAX, 2).is_err());
+        assert!(multiply(i128::MAX, 2).is_err());
     }
 }
