@@ -263,6 +263,7 @@ impl BackendService for LocalBackend {
             let options = ScanOptions {
                 predicate: request.predicate.as_ref(),
                 cache: &page_cache,
+                dictionary_columns: &request.dictionary_columns,
             };
             let result = scan_tablet(
                 &tablet,

@@ -48,6 +48,9 @@ pub struct ScanRequest {
     pub projection: Vec<usize>,
     /// The query's filters, for skipping row groups; the query still applies them itself.
     pub predicate: Option<ScanPredicate>,
+    /// String columns to return dictionary-encoded where a row group has few distinct
+    /// values, for filters that run on the dictionary; batches then carry those types.
+    pub dictionary_columns: Vec<String>,
 }
 
 pub type BatchStream = BoxStream<'static, Result<RecordBatch, BackendError>>;

@@ -17,6 +17,12 @@
 //! it has kept more than half of the first [`JUDGE_AFTER_ROWS`] rows
 //! ([`ScanFilter::retiring`]; `dynamic_filters.rs` says which filters are joins').
 //!
+//! A string column a conjunct reads alone can come from storage dictionary-encoded (where a
+//! row group has few distinct values, see `cairn_storage::dictionary`): the conjunct then
+//! runs once per distinct value and each row looks its outcome up by key, and the rows it
+//! drops are dropped as 2-byte keys instead of copied strings. [`ScanFilter::dictionary_columns`]
+//! picks those columns; [`decode_dictionaries`] turns the survivors back into plain strings.
+//!
 //! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
 //! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
 //! division by zero on a row the full predicate would not reach), passes through unfiltered,
@@ -25,11 +31,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, NullArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
+};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::kernels::boolean::and;
-use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_filter};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::compute::{cast, filter, filter_record_batch, prep_null_mask_filter};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt16Type};
 use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Result as DataFusionResult, ScalarValue};
 use datafusion::error::DataFusionError;
@@ -135,6 +143,22 @@ impl ScanFilter {
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
     }
 
+    /// The string columns worth reading dictionary-encoded: those some conjunct reads alone.
+    /// A conjunct over several columns still runs, on those columns decoded.
+    pub fn dictionary_columns(&self, schema: &SchemaRef) -> Vec<usize> {
+        let mut columns: Vec<usize> = self
+            .conjuncts
+            .iter()
+            .filter_map(|conjunct| match conjunct.columns.as_slice() {
+                [column] if schema.field(*column).data_type() == &DataType::Utf8 => Some(*column),
+                _ => None,
+            })
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
     /// The conjuncts, in the order they run.
     pub fn expressions(&self) -> impl Iterator<Item = &Arc<dyn PhysicalExpr>> {
         self.conjuncts.iter().map(|conjunct| &conjunct.expression)
@@ -208,8 +232,92 @@ impl Conjunct {
     }
 
     /// True where the conjunct holds; NULL counts as false, as WHERE treats it. `None` when
-    /// it holds for every row.
+    /// it holds for every row. A dictionary-encoded column is evaluated on its dictionary if
+    /// the conjunct reads nothing else, and decoded first otherwise.
     fn evaluate(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
+        let encoded: Vec<usize> =
+            self.columns.iter().copied().filter(|&index| is_dictionary(batch.column(index).data_type())).collect();
+        if encoded.is_empty() {
+            return self.evaluate_plain(batch);
+        }
+        if let [column] = self.columns.as_slice() {
+            if let Some(keys) = batch.column(*column).as_dictionary_opt::<UInt16Type>() {
+                return self.evaluate_on_dictionary(*column, keys);
+            }
+        }
+        let mut columns = batch.columns().to_vec();
+        for index in encoded {
+            columns[index] = decode(&columns[index])?;
+        }
+        self.evaluate_plain(&self.placeholder_batch(columns, batch.num_rows())?)
+    }
+
+    /// The outcome for each row of a dictionary-encoded `column`: the conjunct evaluated on
+    /// the distinct values (and on NULL, if some rows are NULL), looked up by each row's key.
+    fn evaluate_on_dictionary(&self, column: usize, encoded: &DictionaryArray<UInt16Type>) -> DataFusionResult<Option<BooleanArray>> {
+        let values = encoded.values();
+        let on_values = self.evaluate_plain(&self.single_column_batch(column, Arc::clone(values))?)?;
+        let on_null = match encoded.keys().nulls() {
+            Some(nulls) if nulls.null_count() > 0 => {
+                let null = datafusion::arrow::array::new_null_array(values.data_type(), 1);
+                Some(self.evaluate_plain(&self.single_column_batch(column, null)?)?.is_none_or(|mask| mask.value(0)))
+            }
+            _ => None,
+        };
+        let (Some(on_values), on_null) = (on_values, on_null) else {
+            // Every value holds and no row is NULL.
+            return Ok(None);
+        };
+        let keys = encoded.keys().values();
+        let by_key: Vec<bool> = on_values.values().iter().collect();
+        let held = |key: u16| by_key.get(usize::from(key)).copied().unwrap_or(false);
+        let bits = match (encoded.keys().nulls(), on_null) {
+            (Some(nulls), Some(null_holds)) => {
+                BooleanBuffer::collect_bool(keys.len(), |row| if nulls.is_null(row) { null_holds } else { held(keys[row]) })
+            }
+            _ => BooleanBuffer::collect_bool(keys.len(), |row| held(keys[row])),
+        };
+        Ok(Some(BooleanArray::new(bits, None)))
+    }
+
+    /// `array` as the conjunct's column and Null placeholders for the others.
+    fn single_column_batch(&self, column: usize, array: ArrayRef) -> DataFusionResult<RecordBatch> {
+        let rows = array.len();
+        let columns = (0..self.narrow_schema.fields().len())
+            .map(|index| if index == column { Arc::clone(&array) } else { Arc::new(NullArray::new(rows)) as ArrayRef })
+            .collect();
+        self.placeholder_batch(columns, rows)
+    }
+
+    /// `columns` under the narrow schema, with the types they actually have.
+    fn placeholder_batch(&self, columns: Vec<ArrayRef>, rows: usize) -> DataFusionResult<RecordBatch> {
+        let fields: Vec<Field> = self
+            .narrow_schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .enumerate()
+            .map(|(index, (field, array))| {
+                if self.columns.contains(&index) {
+                    field.as_ref().clone().with_data_type(array.data_type().clone())
+                } else {
+                    field.as_ref().clone()
+                }
+            })
+            .collect();
+        let columns = columns
+            .into_iter()
+            .enumerate()
+            .map(|(index, array)| if self.columns.contains(&index) { array } else { Arc::new(NullArray::new(rows)) as ArrayRef })
+            .collect();
+        Ok(RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?)
+    }
+
+    fn evaluate_plain(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
         let value = match self.expression.evaluate(batch)? {
             ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => return Ok(None),
             value => value.into_array(batch.num_rows())?,
@@ -231,12 +339,31 @@ impl Conjunct {
                 columns.push(Arc::new(NullArray::new(alive)));
             }
         }
-        Ok(RecordBatch::try_new_with_options(
-            Arc::clone(&self.narrow_schema),
-            columns,
-            &RecordBatchOptions::new().with_row_count(Some(alive)),
-        )?)
+        self.placeholder_batch(columns, alive)
     }
+}
+
+fn is_dictionary(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Dictionary(..))
+}
+
+fn decode(array: &ArrayRef) -> DataFusionResult<ArrayRef> {
+    match array.data_type() {
+        DataType::Dictionary(_, values) => Ok(cast(array.as_ref(), values)?),
+        _ => Ok(Arc::clone(array)),
+    }
+}
+
+/// `batch` with its dictionary-encoded columns decoded, under `schema` (the scan's declared
+/// one, whose names and types the plain columns already have).
+pub fn decode_dictionaries(batch: RecordBatch, schema: &SchemaRef) -> DataFusionResult<RecordBatch> {
+    let rows = batch.num_rows();
+    let columns = batch.columns().iter().map(decode).collect::<DataFusionResult<Vec<_>>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?)
 }
 
 /// Spreads `narrowed` (one value per selected row) back over the selected positions.
@@ -337,6 +464,49 @@ mod tests {
         let top_k = ScanFilter::with_dynamic(None, vec![join_filter(100_000)], &schema);
         assert_eq!(rows(&top_k, batch(0..70_000)?).transpose()?, Some(70_000));
         assert_eq!(rows(&top_k, batch(100_000..170_000)?).transpose()?, Some(0));
+        Ok(())
+    }
+
+    /// Conjuncts over a dictionary-encoded column, alone, after a selective one (narrowed) and
+    /// together with another column (decoded), keep the rows they keep on plain strings,
+    /// NULL cities included.
+    #[test]
+    fn dictionary_encoded_columns_filter_as_plain_ones() -> DataFusionResult<()> {
+        let context = SessionContext::new();
+        let state = context.state();
+        let cities: Vec<Option<&str>> =
+            (0..100).map(|id| if id % 13 == 0 { None } else { Some(["UNITED KI1", "PERU", "CHINA"][id % 3]) }).collect();
+        let plain = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, true), Field::new("city", DataType::Utf8, true)])),
+            vec![Arc::new(Int32Array::from((0..100).collect::<Vec<i32>>())), Arc::new(StringArray::from(cities))],
+        )?;
+        let dictionary_type = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+        let encoded = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, true), Field::new("city", dictionary_type.clone(), true)])),
+            vec![Arc::clone(plain.column(0)), cast(plain.column(1).as_ref(), &dictionary_type)?],
+        )?;
+        let cases: Vec<Vec<Expr>> = vec![
+            vec![col("city").eq(lit("UNITED KI1"))],
+            vec![col("city").not_eq(lit("PERU"))],
+            vec![col("city").is_null()],
+            vec![col("city").in_list(vec![lit("CHINA"), lit("ATLANTIS")], false)],
+            vec![col("id").lt(lit(15)), col("city").eq(lit("CHINA"))],
+            vec![col("city").is_null().or(col("id").gt(lit(90)))],
+            vec![col("city").like(lit("%KI%"))],
+        ];
+        for filters in cases {
+            let plan = ScanFilter::plan(&filters, &plain.schema(), &state).expect("a scan filter");
+            let expected = ids(&plan.apply(plain.clone())?);
+            let filtered = plan.apply(encoded.clone())?;
+            assert!(matches!(filtered.column(1).data_type(), DataType::Dictionary(..)), "survivors stay encoded until decoded");
+            assert_eq!(ids(&filtered), expected, "{filters:?}");
+            let decoded = decode_dictionaries(filtered, &plain.schema())?;
+            assert_eq!(decoded.column(1).data_type(), &DataType::Utf8);
+            let plain_cities = plan.apply(plain.clone())?;
+            assert_eq!(decoded.column(1).as_ref(), plain_cities.column(1).as_ref());
+        }
+        let plan = ScanFilter::plan(&[col("city").eq(lit("PERU")), col("id").gt(lit(1))], &plain.schema(), &state).expect("filter");
+        assert_eq!(plan.dictionary_columns(&plain.schema()), vec![1], "the city is read alone, the id is no string");
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
@@ -324,6 +324,9 @@ pub struct TabletScanExec {
     column_bounds: Vec<Option<(ScalarValue, ScalarValue)>>,
     /// Filters evaluated on each batch before it leaves the scan.
     filter: Option<Arc<crate::scan_filter::ScanFilter>>,
+    /// Columns (storage names) storage returns dictionary-encoded where it can, for the
+    /// filter; decoded again before batches leave the scan.
+    dictionary_columns: Vec<String>,
     /// What `EXPLAIN ANALYZE` shows: rows read and returned, and the time spent filtering.
     metrics: ExecutionPlanMetricsSet,
 }
@@ -356,6 +359,7 @@ impl TabletScanExec {
             row_count: None,
             column_bounds: Vec::new(),
             filter: None,
+            dictionary_columns: Vec::new(),
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -370,7 +374,18 @@ impl TabletScanExec {
         self
     }
 
+    /// Filters run on each batch, and the string columns they read alone taken
+    /// dictionary-encoded from storage.
     fn with_filter(mut self, filter: Option<Arc<crate::scan_filter::ScanFilter>>) -> Self {
+        self.dictionary_columns = filter
+            .as_ref()
+            .map(|filter| filter.dictionary_columns(&self.schema))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|position| self.projection.get(position))
+            .filter_map(|&index| self.tablet_schema.columns.get(index))
+            .map(|column| column.name.clone())
+            .collect();
         self.filter = filter;
         self
     }
@@ -418,6 +433,9 @@ impl DisplayAs for TabletScanExec {
         if let Some(filter) = &self.filter {
             let conjuncts: Vec<String> = filter.expressions().map(|expression| expression.to_string()).collect();
             write!(formatter, ", filter=[{}]", conjuncts.join(", "))?;
+        }
+        if !self.dictionary_columns.is_empty() {
+            write!(formatter, ", dictionary=[{}]", self.dictionary_columns.join(", "))?;
         }
         Ok(())
     }
@@ -526,6 +544,7 @@ impl ExecutionPlan for TabletScanExec {
         let schema = Arc::clone(&self.schema);
         let output_schema = Arc::clone(&schema);
         let filter = self.filter.clone();
+        let dictionary_columns = self.dictionary_columns.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let rows_read = MetricBuilder::new(&self.metrics).counter("rows_read", partition);
         let stream = futures::stream::iter(tablets)
@@ -536,6 +555,7 @@ impl ExecutionPlan for TabletScanExec {
                     schema: tablet_schema.clone(),
                     projection: projection.clone(),
                     predicate: predicate.clone(),
+                    dictionary_columns: dictionary_columns.clone(),
                 };
                 match backend.scan(request) {
                     Ok(stream) => stream
@@ -549,17 +569,33 @@ impl ExecutionPlan for TabletScanExec {
                 let batch = batch?;
                 let rows = batch.num_rows();
                 rows_read.add(rows);
-                // Same arrays, under the planner's (lower-case) column names.
+                // Same arrays, under the planner's (lower-case) column names; dictionary-encoded
+                // columns keep their type until the filter has run.
+                let encoded = batch.schema().fields().iter().zip(output_schema.fields()).any(|(read, declared)| read.data_type() != declared.data_type());
+                let schema = if encoded {
+                    let fields: Vec<Field> = output_schema
+                        .fields()
+                        .iter()
+                        .zip(batch.columns())
+                        .map(|(field, array)| field.as_ref().clone().with_data_type(array.data_type().clone()))
+                        .collect();
+                    Arc::new(Schema::new(fields))
+                } else {
+                    Arc::clone(&output_schema)
+                };
                 let batch = RecordBatch::try_new_with_options(
-                    Arc::clone(&output_schema),
+                    schema,
                     batch.columns().to_vec(),
                     &RecordBatchOptions::new().with_row_count(Some(rows)),
                 )?;
                 let filtered = match &filter {
                     Some(filter) => {
                         let _timer = baseline.elapsed_compute().timer();
-                        filter.apply(batch)
+                        filter.apply(batch).and_then(|batch| {
+                            if encoded { crate::scan_filter::decode_dictionaries(batch, &output_schema) } else { Ok(batch) }
+                        })
                     }
+                    None if encoded => crate::scan_filter::decode_dictionaries(batch, &output_schema),
                     None => Ok(batch),
                 };
                 if let Ok(batch) = &filtered {

@@ -18,12 +18,15 @@ use parking_lot::Mutex;
 enum CacheKey {
     Footer { rowset_id: Arc<str> },
     ColumnChunk { rowset_id: Arc<str>, row_group: usize, column: usize },
+    Dictionary { rowset_id: Arc<str>, row_group: usize, column: usize },
 }
 
 #[derive(Clone)]
 enum CacheValue {
     Footer(ArrowReaderMetadata),
     ColumnChunk(ArrayRef),
+    /// A column chunk dictionary-encoded, or `None` where it has too many distinct values.
+    Dictionary(Option<ArrayRef>),
 }
 
 struct Entry {
@@ -72,10 +75,14 @@ impl DecodedCache {
         }
     }
 
+    pub fn is_enabled(&self) -> bool {
+        self.capacity_bytes > 0
+    }
+
     pub fn footer(&self, rowset_id: &Arc<str>) -> Option<ArrowReaderMetadata> {
         match self.get(&CacheKey::Footer { rowset_id: Arc::clone(rowset_id) })? {
             CacheValue::Footer(footer) => Some(footer),
-            CacheValue::ColumnChunk(_) => None,
+            _ => None,
         }
     }
 
@@ -93,8 +100,33 @@ impl DecodedCache {
         };
         match self.get(&key)? {
             CacheValue::ColumnChunk(array) => Some(array),
-            CacheValue::Footer(_) => None,
+            _ => None,
         }
+    }
+
+    /// The dictionary encoding of a column chunk ([`crate::dictionary`]): `None` if it was
+    /// never computed, `Some(None)` if the chunk has too many distinct values for one.
+    pub fn dictionary(&self, rowset_id: &Arc<str>, row_group: usize, column: usize) -> Option<Option<ArrayRef>> {
+        let key = CacheKey::Dictionary {
+            rowset_id: Arc::clone(rowset_id),
+            row_group,
+            column,
+        };
+        match self.get(&key)? {
+            CacheValue::Dictionary(encoded) => Some(encoded),
+            _ => None,
+        }
+    }
+
+    pub fn insert_dictionary(&self, rowset_id: &Arc<str>, row_group: usize, column: usize, encoded: Option<ArrayRef>) {
+        // The shared values are small; the keys are two bytes a row.
+        let bytes = encoded.as_ref().map_or(0, |array| array.get_array_memory_size());
+        let key = CacheKey::Dictionary {
+            rowset_id: Arc::clone(rowset_id),
+            row_group,
+            column,
+        };
+        self.insert(key, CacheValue::Dictionary(encoded), bytes);
     }
 
     pub fn insert_column_chunk(&self, rowset_id: &Arc<str>, row_group: usize, column: usize, array: ArrayRef) {

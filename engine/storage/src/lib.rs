@@ -4,10 +4,12 @@
 //! transaction. Readers pick the rowsets of a version with StarRocks' version path rule
 //! ([`version_path`]), so compaction and DELETE can replace rowsets while older readers
 //! finish on the stale ones. Scans skip row groups by their min/max statistics
-//! ([`predicate`]) and keep decoded columns in a byte-bounded cache ([`cache`]).
+//! ([`predicate`]) and keep decoded columns in a byte-bounded cache ([`cache`]), low-cardinality
+//! strings also as dictionaries for the query's filters ([`dictionary`]).
 
 pub mod cache;
 pub mod compaction;
+pub mod dictionary;
 pub mod error;
 pub mod predicate;
 pub mod rowset;

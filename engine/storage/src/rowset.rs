@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use datafusion::parquet::arrow::ProjectionMask;
@@ -188,9 +188,14 @@ impl OpenRowset {
     /// Reads the named columns that the file has, one batch per row group, skipping the row
     /// groups `pruner` rules out and taking decoded columns from `cache` where it has them.
     /// `emit` returns `false` to stop. The caller adapts batches to the table schema.
+    ///
+    /// String columns named in `dictionary_columns` come dictionary-encoded
+    /// ([`crate::dictionary`]) in the row groups where they have few distinct values, so a
+    /// batch's schema may differ from the file's by those columns' types.
     pub fn read_row_groups(
         self,
         columns: &[String],
+        dictionary_columns: &[String],
         pruner: Option<&RowGroupPruner>,
         cache: &DecodedCache,
         mut emit: impl FnMut(RecordBatch) -> Result<bool>,
@@ -268,12 +273,33 @@ impl OpenRowset {
                     }
                 }
             }
-            let arrays = arrays.into_iter().collect::<Option<Vec<ArrayRef>>>().ok_or_else(|| StorageError::CorruptRowset {
+            let mut arrays = arrays.into_iter().collect::<Option<Vec<ArrayRef>>>().ok_or_else(|| StorageError::CorruptRowset {
                 path: path.clone(),
                 detail: format!("row group {row_group} lacks a projected column"),
             })?;
+            let mut schema = Arc::clone(&batch_schema);
+            for (slot, &column) in indices.iter().enumerate() {
+                // Without a cache the encoding would be paid on every scan.
+                if !cache.is_enabled() || !dictionary_columns.iter().any(|name| name == file_schema.field(column).name()) {
+                    continue;
+                }
+                let encoded = match cache.dictionary(&rowset_id, row_group, column) {
+                    Some(encoded) => encoded,
+                    None => {
+                        let encoded = crate::dictionary::encode_low_cardinality(&arrays[slot]);
+                        cache.insert_dictionary(&rowset_id, row_group, column, encoded.clone());
+                        encoded
+                    }
+                };
+                if let Some(encoded) = encoded {
+                    let mut fields: Vec<Field> = schema.fields().iter().map(|field| field.as_ref().clone()).collect();
+                    fields[slot] = fields[slot].clone().with_data_type(encoded.data_type().clone());
+                    schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+                    arrays[slot] = encoded;
+                }
+            }
             let batch = RecordBatch::try_new_with_options(
-                Arc::clone(&batch_schema),
+                schema,
                 arrays,
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast_with_options, concat_batches, take_record_batch};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::arrow::util::display::FormatOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::DecodedCache;
+use crate::dictionary::dictionary_type;
 use crate::error::{Result, StorageError};
 use crate::predicate::{RowGroupPruner, ScanPredicate};
 use crate::tablet::Tablet;
@@ -92,7 +93,8 @@ fn default_array(column: &ColumnDefinition, rows: usize) -> Result<ArrayRef> {
     }
 }
 
-/// Shapes a batch read from a rowset into the projected table columns.
+/// Shapes a batch read from a rowset into the projected table columns. A string column the
+/// rowset gave dictionary-encoded stays so, and the batch's schema says so.
 fn adapt_batch(
     batch: &RecordBatch,
     schema: &TabletSchema,
@@ -100,7 +102,9 @@ fn adapt_batch(
     output_schema: &SchemaRef,
 ) -> Result<RecordBatch> {
     let rows = batch.num_rows();
+    let mut output_schema = Arc::clone(output_schema);
     let mut columns = Vec::with_capacity(projection.len());
+    let mut encoded = Vec::new();
     for (&index, field) in projection.iter().zip(output_schema.fields()) {
         let column = &schema.columns[index];
         // A stored column of the same name but another id is a column since dropped: this
@@ -112,6 +116,10 @@ fn adapt_batch(
         });
         let array = match stored {
             Some(array) if array.data_type() == field.data_type() => Arc::clone(array),
+            Some(array) if field.data_type() == &DataType::Utf8 && array.data_type() == &dictionary_type() => {
+                encoded.push((columns.len(), array.data_type().clone()));
+                Arc::clone(array)
+            }
             Some(array) => cast_with_options(array, field.data_type(), &CastOptions::default())
                 .map_err(|source| StorageError::Convert {
                     column: column.name.clone(),
@@ -121,8 +129,15 @@ fn adapt_batch(
         };
         columns.push(array);
     }
+    if !encoded.is_empty() {
+        let mut fields: Vec<Field> = output_schema.fields().iter().map(|field| field.as_ref().clone()).collect();
+        for (position, data_type) in encoded {
+            fields[position] = fields[position].clone().with_data_type(data_type);
+        }
+        output_schema = Arc::new(Schema::new(fields));
+    }
     RecordBatch::try_new_with_options(
-        Arc::clone(output_schema),
+        output_schema,
         columns,
         &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
     )
@@ -174,6 +189,9 @@ pub const SCAN_BATCH_ROWS: usize = 65_536;
 pub struct ScanOptions<'a> {
     pub predicate: Option<&'a ScanPredicate>,
     pub cache: &'a DecodedCache,
+    /// String columns the reader takes dictionary-encoded where they have few distinct
+    /// values ([`crate::dictionary`]); batches then carry those columns' types.
+    pub dictionary_columns: &'a [String],
 }
 
 /// Calls `emit` with `batch` in slices of at most [`SCAN_BATCH_ROWS`]; `false` once it refuses.
@@ -261,7 +279,7 @@ pub fn scan_tablet(
         .collect();
     if !merge_by_key {
         for rowset in rowsets {
-            let more = rowset.read_row_groups(&column_names, pruner.as_ref(), options.cache, |batch| {
+            let more = rowset.read_row_groups(&column_names, options.dictionary_columns, pruner.as_ref(), options.cache, |batch| {
                 Ok(emit_sliced(&adapt_batch(&batch, schema, &read_projection, &read_schema)?, &mut emit))
             })?;
             if !more {
@@ -272,7 +290,8 @@ pub fn scan_tablet(
     }
     let mut batches = Vec::new();
     for rowset in rowsets {
-        rowset.read_row_groups(&column_names, pruner.as_ref(), options.cache, |batch| {
+        // Rows of different rowsets are concatenated for the merge, so every column stays plain.
+        rowset.read_row_groups(&column_names, &[], pruner.as_ref(), options.cache, |batch| {
             batches.push(adapt_batch(&batch, schema, &read_projection, &read_schema)?);
             Ok(true)
         })?;

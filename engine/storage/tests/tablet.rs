@@ -74,7 +74,7 @@ fn read_with(
 ) -> Vec<(i32, i64)> {
     let tablet = manager.tablet(tablet_id).expect("tablet");
     let mut batches = Vec::new();
-    let options = ScanOptions { predicate, cache };
+    let options = ScanOptions { predicate, cache, dictionary_columns: &[] };
     scan_tablet(&tablet, version, schema, &[0, 1], &options, |batch| {
         batches.push(batch);
         true
@@ -337,6 +337,7 @@ fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name()
     let options = ScanOptions {
         predicate: Some(&value_is_null),
         cache: &cache,
+        dictionary_columns: &[],
     };
     let mut returned = 0;
     scan_tablet(&tablet, 2, &new, &[0, 1], &options, |batch| {
@@ -387,4 +388,64 @@ fn column_bounds_span_every_rowset_of_the_version() {
     let bounds = tablet_column_bounds(&tablet, 3, &readded, &columns, &cache).expect("bounds");
     assert!(bounds[0].is_some());
     assert_eq!(bounds[1], None);
+}
+
+#[test]
+fn a_scan_asking_for_dictionaries_gets_low_cardinality_strings_encoded_and_the_same_values() {
+    use datafusion::arrow::array::{AsArray, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
+
+    let directory = tempfile::tempdir().expect("tempdir");
+    let schema = TabletSchema {
+        columns: vec![
+            column("id", ColumnType::Int, true),
+            column("city", ColumnType::Varchar { length: 20 }, false),
+            column("note", ColumnType::Varchar { length: 20 }, false),
+        ],
+        keys_type: KeysType::Duplicate,
+        key_columns: vec!["id".to_string()],
+    };
+    let rows = 1000;
+    let cities: Vec<Option<&str>> = (0..rows).map(|row| if row % 9 == 0 { None } else { Some(["PERU", "CHINA"][row % 2]) }).collect();
+    let notes: Vec<String> = (0..rows).map(|row| format!("note {row}")).collect();
+    let written = RecordBatch::try_new(
+        schema.arrow_schema(),
+        vec![
+            Arc::new(Int32Array::from((0..rows as i32).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(cities.clone())),
+            Arc::new(StringArray::from(notes.clone())),
+        ],
+    )
+    .expect("rows");
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(10, KeysType::Duplicate, vec!["id".into()]).expect("create");
+    tablet.write(1, &schema.arrow_schema(), &[written], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+
+    let cache = DecodedCache::new(1 << 24);
+    let dictionary_columns = ["city".to_string(), "note".to_string()];
+    // Twice: the first scan encodes, the second takes the encoding from the cache.
+    for _ in 0..2 {
+        let options = ScanOptions { predicate: None, cache: &cache, dictionary_columns: &dictionary_columns };
+        let mut batches = Vec::new();
+        scan_tablet(&tablet, 2, &schema, &[1, 2], &options, |batch| {
+            batches.push(batch);
+            true
+        })
+        .expect("scan");
+        let mut read_cities = Vec::new();
+        let mut read_notes = Vec::new();
+        for batch in &batches {
+            assert!(matches!(batch.schema().field(0).data_type(), DataType::Dictionary(..)), "two cities encode");
+            assert_eq!(batch.column(0).data_type(), batch.schema().field(0).data_type());
+            assert_eq!(batch.column(1).data_type(), &DataType::Utf8, "a distinct note per row stays plain");
+            let decoded = cast(batch.column(0).as_ref(), &DataType::Utf8).expect("decode");
+            read_cities.extend(decoded.as_string::<i32>().iter().map(|city| city.map(str::to_string)));
+            read_notes.extend(batch.column(1).as_string::<i32>().iter().map(|note| note.map(str::to_string)));
+        }
+        let expected_cities: Vec<Option<String>> = cities.iter().map(|city| city.map(str::to_string)).collect();
+        assert_eq!(read_cities, expected_cities);
+        assert_eq!(read_notes, notes.iter().cloned().map(Some).collect::<Vec<_>>());
+    }
 }
