@@ -15,6 +15,7 @@ pub mod information_schema;
 pub mod journal;
 pub mod load;
 pub mod load_target;
+mod low_cardinality;
 pub mod membership;
 pub mod metadata;
 pub mod metrics;

@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
 };
+use datafusion::arrow::array::BooleanBufferBuilder;
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::compute::{cast, filter, filter_record_batch, prep_null_mask_filter};
@@ -188,7 +189,8 @@ impl ScanFilter {
             }
             let next = match &selection {
                 None => conjunct.evaluate(batch)?,
-                Some(current) if alive as f64 > rows as f64 * NARROW_BELOW => {
+                // A lookup by key per row costs less than narrowing and scattering back.
+                Some(current) if alive as f64 > rows as f64 * NARROW_BELOW || conjunct.runs_on_dictionary(batch) => {
                     conjunct.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?
                 }
                 Some(current) => {
@@ -280,6 +282,10 @@ impl Conjunct {
         Ok(Some(BooleanArray::new(bits, None)))
     }
 
+    fn runs_on_dictionary(&self, batch: &RecordBatch) -> bool {
+        matches!(self.columns.as_slice(), [column] if batch.column(*column).as_dictionary_opt::<UInt16Type>().is_some())
+    }
+
     /// `array` as the conjunct's column and Null placeholders for the others.
     fn single_column_batch(&self, column: usize, array: ArrayRef) -> DataFusionResult<RecordBatch> {
         let rows = array.len();
@@ -347,7 +353,8 @@ fn is_dictionary(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Dictionary(..))
 }
 
-fn decode(array: &ArrayRef) -> DataFusionResult<ArrayRef> {
+/// A dictionary-encoded array as plain values; any other array as it is.
+pub fn decode(array: &ArrayRef) -> DataFusionResult<ArrayRef> {
     match array.data_type() {
         DataType::Dictionary(_, values) => Ok(cast(array.as_ref(), values)?),
         _ => Ok(Arc::clone(array)),
@@ -368,13 +375,14 @@ pub fn decode_dictionaries(batch: RecordBatch, schema: &SchemaRef) -> DataFusion
 
 /// Spreads `narrowed` (one value per selected row) back over the selected positions.
 fn scatter(selection: &BooleanArray, narrowed: &BooleanArray) -> BooleanArray {
-    let mut bits = vec![false; selection.len()];
+    let mut bits = BooleanBufferBuilder::new(selection.len());
+    bits.append_n(selection.len(), false);
     for (position, index) in selection.values().set_indices().enumerate() {
         if narrowed.value(position) {
-            bits[index] = true;
+            bits.set_bit(index, true);
         }
     }
-    BooleanArray::new(BooleanBuffer::from(bits), None)
+    BooleanArray::new(bits.finish(), None)
 }
 
 #[cfg(test)]

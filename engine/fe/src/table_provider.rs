@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
@@ -325,8 +325,11 @@ pub struct TabletScanExec {
     /// Filters evaluated on each batch before it leaves the scan.
     filter: Option<Arc<crate::scan_filter::ScanFilter>>,
     /// Columns (storage names) storage returns dictionary-encoded where it can, for the
-    /// filter; decoded again before batches leave the scan.
+    /// filter or for codes; decoded again before batches leave the scan unless coded.
     dictionary_columns: Vec<String>,
+    /// Output columns that leave the scan as GROUP BY codes of their strings
+    /// (`low_cardinality.rs`); the schema types them UInt32.
+    coded: Vec<(usize, Arc<crate::low_cardinality::GlobalDictionary>)>,
     /// What `EXPLAIN ANALYZE` shows: rows read and returned, and the time spent filtering.
     metrics: ExecutionPlanMetricsSet,
 }
@@ -360,6 +363,7 @@ impl TabletScanExec {
             column_bounds: Vec::new(),
             filter: None,
             dictionary_columns: Vec::new(),
+            coded: Vec::new(),
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -388,6 +392,44 @@ impl TabletScanExec {
             .collect();
         self.filter = filter;
         self
+    }
+
+    /// This scan with the string columns at `coded` (output positions) returned as codes of
+    /// their query-wide dictionaries.
+    pub(crate) fn with_coded_columns(&self, coded: Vec<(usize, Arc<crate::low_cardinality::GlobalDictionary>)>) -> TabletScanExec {
+        let mut scan = self.clone();
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(position, field)| {
+                let field = field.as_ref().clone();
+                if coded.iter().any(|(coded, _)| *coded == position) { field.with_data_type(DataType::UInt32) } else { field }
+            })
+            .collect();
+        scan.schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
+        scan.properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&scan.schema)),
+            self.properties.output_partitioning().clone(),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        for (position, _) in &coded {
+            let name = self.projection.get(*position).and_then(|index| self.tablet_schema.columns.get(*index)).map(|column| column.name.clone());
+            if let Some(name) = name {
+                if !scan.dictionary_columns.contains(&name) {
+                    scan.dictionary_columns.push(name);
+                }
+            }
+            // Bounds of strings are never kept; a code has none.
+            if let Some(bound) = scan.column_bounds.get_mut(*position) {
+                *bound = None;
+            }
+        }
+        scan.coded = coded;
+        scan.metrics = ExecutionPlanMetricsSet::new();
+        scan
     }
 
     /// This scan with hash joins' dynamic filters (`join_filters`, by expression id) retiring
@@ -436,6 +478,10 @@ impl DisplayAs for TabletScanExec {
         }
         if !self.dictionary_columns.is_empty() {
             write!(formatter, ", dictionary=[{}]", self.dictionary_columns.join(", "))?;
+        }
+        if !self.coded.is_empty() {
+            let coded: Vec<&str> = self.coded.iter().map(|(position, _)| self.schema.field(*position).name().as_str()).collect();
+            write!(formatter, ", group_by_codes=[{}]", coded.join(", "))?;
         }
         Ok(())
     }
@@ -545,6 +591,7 @@ impl ExecutionPlan for TabletScanExec {
         let output_schema = Arc::clone(&schema);
         let filter = self.filter.clone();
         let dictionary_columns = self.dictionary_columns.clone();
+        let coded = self.coded.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let rows_read = MetricBuilder::new(&self.metrics).counter("rows_read", partition);
         let stream = futures::stream::iter(tablets)
@@ -588,15 +635,14 @@ impl ExecutionPlan for TabletScanExec {
                     batch.columns().to_vec(),
                     &RecordBatchOptions::new().with_row_count(Some(rows)),
                 )?;
+                let _timer = baseline.elapsed_compute().timer();
                 let filtered = match &filter {
-                    Some(filter) => {
-                        let _timer = baseline.elapsed_compute().timer();
-                        filter.apply(batch).and_then(|batch| {
-                            if encoded { crate::scan_filter::decode_dictionaries(batch, &output_schema) } else { Ok(batch) }
-                        })
-                    }
-                    None if encoded => crate::scan_filter::decode_dictionaries(batch, &output_schema),
+                    Some(filter) => filter.apply(batch),
                     None => Ok(batch),
+                };
+                let filtered = match filtered {
+                    Ok(batch) if encoded => finish_columns(batch, &output_schema, &coded),
+                    other => other,
                 };
                 if let Ok(batch) = &filtered {
                     baseline.record_output(batch.num_rows());
@@ -606,6 +652,26 @@ impl ExecutionPlan for TabletScanExec {
             .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+}
+
+/// `batch` under the scan's declared `schema`: coded columns as codes, other
+/// dictionary-encoded ones decoded to strings.
+fn finish_columns(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+    coded: &[(usize, Arc<crate::low_cardinality::GlobalDictionary>)],
+) -> DataFusionResult<RecordBatch> {
+    let rows = batch.num_rows();
+    let columns = batch
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(position, array)| match coded.iter().find(|(coded, _)| *coded == position) {
+            Some((_, dictionary)) => dictionary.encode(array),
+            None => crate::scan_filter::decode(array),
+        })
+        .collect::<DataFusionResult<Vec<_>>>()?;
+    Ok(RecordBatch::try_new_with_options(Arc::clone(schema), columns, &RecordBatchOptions::new().with_row_count(Some(rows)))?)
 }
 
 impl TabletScanExec {

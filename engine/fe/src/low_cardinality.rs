@@ -1,0 +1,429 @@
+//! GROUP BY on low-cardinality strings by integer codes, StarRocks' low-cardinality (global
+//! dictionary) optimization applied to aggregation.
+//!
+//! Why: grouping by strings hashes and compares the bytes of every row. TPC-H q1 groups 5.9M
+//! rows by two one-letter columns and spent 30% of its time interning those strings. Here
+//! the tablet scan hands the aggregation a 32-bit code per row instead: the scan reads such a
+//! column dictionary-encoded (`cairn_storage::dictionary`), so giving a row group its codes
+//! takes one dictionary lookup per distinct value and one array lookup per row. The
+//! aggregation groups integers, and the codes become strings again above the final
+//! aggregation, where there is one row per group.
+//!
+//! A [`GlobalDictionary`] belongs to one query: the codes are assigned as the scan meets
+//! values, shared by its partitions, and read back by [`DecodeExpr`]. A row group whose column
+//! has too many distinct values for a dictionary is coded row by row, which costs about what
+//! hashing the strings in the aggregation would have.
+//!
+//! The rule [`LowCardinalityGroupBy`] rewrites an aggregation only where the grouped column
+//! reaches it unchanged from a tablet scan and nothing between them reads it: through
+//! projections, filters, repartitions and batch coalescing, but not joins. The aggregate
+//! functions must not read it either (`min(l_returnflag)` needs the string).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, Schema, UInt16Type};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DataFusionError, HashMap, Result};
+use datafusion::logical_expr::ColumnarValue;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::Partitioning;
+use parking_lot::Mutex;
+
+use crate::table_provider::TabletScanExec;
+
+/// The codes of one column's strings in one query.
+#[derive(Default)]
+pub(crate) struct GlobalDictionary {
+    state: Mutex<DictionaryState>,
+}
+
+#[derive(Default)]
+struct DictionaryState {
+    /// DataFusion's hash map (foldhash): a high-cardinality row group is coded row by row.
+    codes: HashMap<Arc<str>, u32>,
+    values: Vec<Arc<str>>,
+}
+
+impl DictionaryState {
+    fn code(&mut self, value: &str) -> Result<u32> {
+        if let Some(code) = self.codes.get(value) {
+            return Ok(*code);
+        }
+        let code = u32::try_from(self.values.len())
+            .map_err(|_| DataFusionError::Execution("more than 2^32 distinct GROUP BY values".to_string()))?;
+        let value: Arc<str> = Arc::from(value);
+        self.codes.insert(Arc::clone(&value), code);
+        self.values.push(value);
+        Ok(code)
+    }
+}
+
+impl fmt::Debug for GlobalDictionary {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "GlobalDictionary({} values)", self.state.lock().values.len())
+    }
+}
+
+impl GlobalDictionary {
+    /// The codes of a string column, plain or dictionary-encoded with 16-bit keys; NULL stays
+    /// NULL.
+    pub(crate) fn encode(&self, array: &ArrayRef) -> Result<ArrayRef> {
+        let nulls = array.logical_nulls();
+        if let Some(encoded) = array.as_dictionary_opt::<UInt16Type>() {
+            let values = encoded.values().as_string_opt::<i32>().ok_or_else(|| not_strings(encoded.values().data_type()))?;
+            let by_key: Vec<u32> = {
+                let mut state = self.state.lock();
+                // NULL takes no code: its rows are NULL whatever their key says.
+                values.iter().map(|value| value.map_or(Ok(0), |value| state.code(value))).collect::<Result<_>>()?
+            };
+            let codes: Vec<u32> = encoded
+                .keys()
+                .values()
+                .iter()
+                .map(|key| by_key.get(usize::from(*key)).copied().unwrap_or_default())
+                .collect();
+            return Ok(Arc::new(UInt32Array::new(codes.into(), nulls)));
+        }
+        let strings = array.as_string_opt::<i32>().ok_or_else(|| not_strings(array.data_type()))?;
+        let mut state = self.state.lock();
+        let codes = strings.iter().map(|value| value.map_or(Ok(0), |value| state.code(value))).collect::<Result<Vec<u32>>>()?;
+        Ok(Arc::new(UInt32Array::new(codes.into(), nulls)))
+    }
+
+    /// The strings of `codes`.
+    fn decode(&self, codes: &UInt32Array) -> Result<ArrayRef> {
+        let state = self.state.lock();
+        let mut strings = StringBuilder::with_capacity(codes.len(), codes.len() * 8);
+        for code in codes.iter() {
+            match code {
+                Some(code) => {
+                    let value = usize::try_from(code).ok().and_then(|code| state.values.get(code)).ok_or_else(|| {
+                        DataFusionError::Internal(format!("GROUP BY code {code} is not in its dictionary"))
+                    })?;
+                    strings.append_value(value.as_ref());
+                }
+                None => strings.append_null(),
+            }
+        }
+        Ok(Arc::new(strings.finish()))
+    }
+}
+
+fn not_strings(data_type: &DataType) -> DataFusionError {
+    DataFusionError::Internal(format!("a low-cardinality GROUP BY column arrived as {data_type}, not strings"))
+}
+
+/// The string of a GROUP BY code.
+#[derive(Debug, Clone)]
+pub(crate) struct DecodeExpr {
+    code: Arc<dyn PhysicalExpr>,
+    dictionary: Arc<GlobalDictionary>,
+}
+
+impl PartialEq for DecodeExpr {
+    fn eq(&self, other: &Self) -> bool {
+        self.code.as_ref() == other.code.as_ref() && Arc::ptr_eq(&self.dictionary, &other.dictionary)
+    }
+}
+
+impl Eq for DecodeExpr {}
+
+impl Hash for DecodeExpr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.code.hash(state);
+        Arc::as_ptr(&self.dictionary).hash(state);
+    }
+}
+
+impl fmt::Display for DecodeExpr {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "decode({})", self.code)
+    }
+}
+
+impl PhysicalExpr for DecodeExpr {
+    fn data_type(&self, _input_schema: &Schema) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.code.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let codes = self.code.evaluate(batch)?.into_array(batch.num_rows())?;
+        let codes = codes
+            .as_primitive_opt::<datafusion::arrow::datatypes::UInt32Type>()
+            .ok_or_else(|| DataFusionError::Internal(format!("GROUP BY codes arrived as {}", codes.data_type())))?;
+        Ok(ColumnarValue::Array(self.dictionary.decode(codes)?))
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![&self.code]
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn PhysicalExpr>>) -> Result<Arc<dyn PhysicalExpr>> {
+        match children.as_slice() {
+            [code] => Ok(Arc::new(DecodeExpr { code: Arc::clone(code), dictionary: Arc::clone(&self.dictionary) })),
+            _ => Err(DataFusionError::Internal("decode takes one child".to_string())),
+        }
+    }
+
+    fn fmt_sql(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "decode(")?;
+        self.code.fmt_sql(formatter)?;
+        write!(formatter, ")")
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct LowCardinalityGroupBy;
+
+impl PhysicalOptimizerRule for LowCardinalityGroupBy {
+    fn name(&self) -> &str {
+        "cairn_low_cardinality_group_by"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+
+    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_down(|node| {
+            Ok(match rewrite(&node)? {
+                // Below the rewritten aggregation the keys are codes already.
+                Some(rewritten) => Transformed::new(rewritten, true, TreeNodeRecursion::Jump),
+                None => Transformed::no(node),
+            })
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+/// `node`, if it is an aggregation over all rows (single, or final over partial) whose
+/// string keys can be grouped by code: the same aggregation over codes under a projection
+/// that decodes them.
+fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(top) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
+    // A limit ordered by the key (`SELECT DISTINCT s ... ORDER BY s LIMIT n`) would order codes.
+    let ordered_limit = |aggregate: &AggregateExec| aggregate.limit_options().is_some_and(|limit| limit.descending().is_some());
+    if top.group_expr().has_grouping_set() || top.group_expr().is_empty() || ordered_limit(top) {
+        return Ok(None);
+    }
+    match top.mode() {
+        AggregateMode::Single | AggregateMode::SinglePartitioned => rewrite_pair(top, top, &[]),
+        AggregateMode::Final | AggregateMode::FinalPartitioned => {
+            // The repartitions between the final aggregation and the partial one.
+            let mut exchanges = Vec::new();
+            let mut below = Arc::clone(top.input());
+            while below.downcast_ref::<AggregateExec>().is_none() {
+                let next = match below.children().as_slice() {
+                    [child] if matches!(below.name(), "RepartitionExec" | "CoalesceBatchesExec" | "CoalescePartitionsExec") => {
+                        Arc::clone(child)
+                    }
+                    _ => return Ok(None),
+                };
+                exchanges.push(below);
+                below = next;
+            }
+            match below.downcast_ref::<AggregateExec>() {
+                Some(partial) if *partial.mode() == AggregateMode::Partial && !ordered_limit(partial) => {
+                    rewrite_pair(top, partial, &exchanges)
+                }
+                _ => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+fn rewrite_pair(top: &AggregateExec, raw: &AggregateExec, exchanges: &[Arc<dyn ExecutionPlan>]) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let input = raw.input();
+    let input_schema = input.schema();
+    let read_by_aggregates: Vec<usize> = raw
+        .aggr_expr()
+        .iter()
+        .flat_map(|aggregate| {
+            let expressions = aggregate.all_expressions();
+            expressions.args.into_iter().chain(expressions.order_by_exprs)
+        })
+        .chain(raw.filter_expr().iter().flatten().cloned())
+        .flat_map(|expression| collect_columns(&expression).into_iter().map(|column| column.index()))
+        .collect();
+    // Group key position → the scan column it reads.
+    let mut coded: Vec<(usize, usize)> = Vec::new();
+    let mut scan: Option<Arc<dyn ExecutionPlan>> = None;
+    for (position, (expression, _)) in raw.group_expr().expr().iter().enumerate() {
+        let Some(column) = expression.downcast_ref::<Column>() else { continue };
+        if input_schema.field(column.index()).data_type() != &DataType::Utf8 || read_by_aggregates.contains(&column.index()) {
+            continue;
+        }
+        // The same column grouped twice would be coded twice.
+        if raw.group_expr().expr().iter().filter(|(other, _)| collect_columns(other).iter().any(|c| c.index() == column.index())).count() > 1 {
+            continue;
+        }
+        if let Some((source, scan_column)) = trace(input, column.index()) {
+            if scan.as_ref().is_some_and(|scan| !Arc::ptr_eq(scan, &source)) {
+                continue;
+            }
+            scan = Some(source);
+            coded.push((position, scan_column));
+        }
+    }
+    let Some(scan) = scan else { return Ok(None) };
+    let Some(tablet_scan) = scan.downcast_ref::<TabletScanExec>() else { return Ok(None) };
+    let dictionaries: Vec<(usize, Arc<GlobalDictionary>)> =
+        coded.iter().map(|(position, _)| (*position, Arc::new(GlobalDictionary::default()))).collect();
+    let scan_columns: Vec<(usize, Arc<GlobalDictionary>)> =
+        coded.iter().zip(&dictionaries).map(|((_, scan_column), (_, dictionary))| (*scan_column, Arc::clone(dictionary))).collect();
+    let coded_scan: Arc<dyn ExecutionPlan> = Arc::new(tablet_scan.with_coded_columns(scan_columns));
+    // Everything between the scan and the aggregation, rebuilt over codes.
+    let new_input = replace_scan(Arc::clone(input), &scan, coded_scan)?;
+    for (position, _) in &dictionaries {
+        let Some(column) = raw.group_expr().expr()[*position].0.downcast_ref::<Column>() else { return Ok(None) };
+        if new_input.schema().field(column.index()).data_type() != &DataType::UInt32 {
+            return Ok(None);
+        }
+    }
+    let new_raw = AggregateExec::try_new(
+        *raw.mode(),
+        raw.group_expr().clone(),
+        raw.aggr_expr().to_vec(),
+        raw.filter_expr().to_vec(),
+        Arc::clone(&new_input),
+        new_input.schema(),
+    )?
+    .with_limit_options(raw.limit_options());
+    let mut new_top: Arc<dyn ExecutionPlan> = Arc::new(new_raw);
+    if !std::ptr::eq(top, raw) {
+        for exchange in exchanges.iter().rev() {
+            new_top = rebuild(exchange, new_top)?;
+        }
+        new_top = Arc::new(
+            AggregateExec::try_new(
+                *top.mode(),
+                top.group_expr().clone(),
+                top.aggr_expr().to_vec(),
+                top.filter_expr().to_vec(),
+                Arc::clone(&new_top),
+                new_input.schema(),
+            )?
+            .with_limit_options(top.limit_options()),
+        );
+    }
+    let output = top.schema();
+    let expressions: Vec<ProjectionExpr> = output
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(field.name(), index));
+            let expression = match dictionaries.iter().find(|(position, _)| *position == index) {
+                Some((_, dictionary)) => Arc::new(DecodeExpr { code: column, dictionary: Arc::clone(dictionary) }) as Arc<dyn PhysicalExpr>,
+                None => column,
+            };
+            ProjectionExpr { expr: expression, alias: field.name().clone() }
+        })
+        .collect();
+    let decoded = ProjectionExec::try_new(expressions, new_top)?;
+    if decoded.schema().fields().iter().zip(output.fields()).any(|(new, old)| new.data_type() != old.data_type()) {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(decoded)))
+}
+
+/// The tablet scan and its column that `column` of `node`'s output passes through unchanged,
+/// read by nothing on the way.
+fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn ExecutionPlan>, usize)> {
+    if node.downcast_ref::<TabletScanExec>().is_some() {
+        return Some((Arc::clone(node), column));
+    }
+    let reads = |expression: &Arc<dyn PhysicalExpr>, index: usize| collect_columns(expression).iter().any(|c| c.index() == index);
+    if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
+        let source = projection.expr().get(column)?.expr.downcast_ref::<Column>()?.index();
+        let others_read = projection.expr().iter().enumerate().any(|(index, expression)| index != column && reads(&expression.expr, source));
+        return if others_read { None } else { trace(projection.input(), source) };
+    }
+    if let Some(filter) = node.downcast_ref::<FilterExec>() {
+        let source = match filter.projection() {
+            Some(projection) => *projection.get(column)?,
+            None => column,
+        };
+        return if reads(filter.predicate(), source) { None } else { trace(filter.input(), source) };
+    }
+    if let Some(repartition) = node.downcast_ref::<RepartitionExec>() {
+        if let Partitioning::Hash(expressions, _) = repartition.partitioning() {
+            if expressions.iter().any(|expression| reads(expression, column)) {
+                return None;
+            }
+        }
+        return trace(repartition.input(), column);
+    }
+    match node.children().as_slice() {
+        [child] if matches!(node.name(), "CoalesceBatchesExec" | "CooperativeExec") => trace(child, column),
+        _ => None,
+    }
+}
+
+/// `plan`, a chain of single-input nodes down to `scan`, over `replacement` instead, every
+/// node's schema recomputed.
+fn replace_scan(plan: Arc<dyn ExecutionPlan>, scan: &Arc<dyn ExecutionPlan>, replacement: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    if Arc::ptr_eq(&plan, scan) {
+        return Ok(replacement);
+    }
+    let child = match plan.children().as_slice() {
+        [child] => Arc::clone(child),
+        _ => return Err(DataFusionError::Internal("a low-cardinality GROUP BY column passed a node without one input".to_string())),
+    };
+    rebuild(&plan, replace_scan(child, scan, replacement)?)
+}
+
+/// `node` over `child`. A projection keeps its output schema through `with_new_children`, so
+/// it is planned again.
+fn rebuild(node: &Arc<dyn ExecutionPlan>, child: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    match node.downcast_ref::<ProjectionExec>() {
+        Some(projection) => Ok(Arc::new(ProjectionExec::try_new(projection.expr().to_vec(), child)?)),
+        None => Arc::clone(node).replace_children(vec![child], ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::compute::cast;
+
+    /// Plain and dictionary-encoded batches share one set of codes, NULL stays NULL, and the
+    /// codes decode to the strings they came from.
+    #[test]
+    fn codes_are_shared_across_encodings_and_decode_to_their_strings() -> Result<()> {
+        let dictionary = GlobalDictionary::default();
+        let plain: ArrayRef = Arc::new(StringArray::from(vec![Some("PERU"), None, Some("CHINA"), Some("PERU")]));
+        let encoded_input: ArrayRef = Arc::new(StringArray::from(vec![Some("CHINA"), Some("KENYA"), None, Some("PERU")]));
+        let encoded_input = cast(encoded_input.as_ref(), &cairn_be::dictionary_type())?;
+        let first = dictionary.encode(&plain)?;
+        let second = dictionary.encode(&encoded_input)?;
+        let first = first.as_primitive::<datafusion::arrow::datatypes::UInt32Type>();
+        let second = second.as_primitive::<datafusion::arrow::datatypes::UInt32Type>();
+        assert_eq!(first.iter().collect::<Vec<_>>(), vec![Some(0), None, Some(1), Some(0)]);
+        assert_eq!(second.iter().collect::<Vec<_>>(), vec![Some(1), Some(2), None, Some(0)]);
+        let decoded = dictionary.decode(second)?;
+        let expected: ArrayRef = Arc::new(StringArray::from(vec![Some("CHINA"), Some("KENYA"), None, Some("PERU")]));
+        assert_eq!(decoded.as_ref(), expected.as_ref());
+        assert!(dictionary.decode(&UInt32Array::from(vec![7])).is_err(), "an unknown code is an error, not a guess");
+        Ok(())
+    }
+}
