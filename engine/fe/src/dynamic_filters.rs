@@ -10,7 +10,9 @@
 //! then narrows the rows their lookups see (TPC-H q8: the part join's filter keeps 0.7% of
 //! lineitem before the supplier join's filter runs), and wherever other joins, an
 //! aggregation or a repartition sit in between (SSB's star joins, TPC-H q17's correlated
-//! aggregate), where the early cut pays for itself many times.
+//! aggregate), where the early cut pays for itself many times. It also stays when the scan
+//! can tabulate it (a key spanning few integers, `scan_filter.rs`): a bit test a row then
+//! spares the join the probes of the rows it drops.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -434,7 +434,7 @@ impl TabletScanExec {
 
     /// This scan with hash joins' dynamic filters (`join_filters`, by expression id) retiring
     /// when unselective, and without its dynamic filter when that is its only one and comes
-    /// from the join right above (`direct`). `None` when nothing changes.
+    /// from the join right above (`direct`) and is not tabulated. `None` when nothing changes.
     pub(crate) fn with_join_filters(
         &self,
         join_filters: &std::collections::HashSet<u64>,
@@ -446,7 +446,8 @@ impl TabletScanExec {
             return None;
         }
         let kept = match dynamic.as_slice() {
-            [id] if direct.contains(id) => filter.retain(|expression| expression.expression_id().is_none()),
+            // A tabulated filter costs a bit test a row, much less than the probes it saves.
+            [id] if direct.contains(id) && !filter.tabulates(*id) => filter.retain(|expression| expression.expression_id().is_none()),
             _ => Some(filter.retiring(join_filters)),
         };
         let mut scan = self.clone();
@@ -545,7 +546,15 @@ impl ExecutionPlan for TabletScanExec {
             return Ok(propagation);
         }
         let mut scan = self.clone();
-        scan.filter = crate::scan_filter::ScanFilter::with_dynamic(self.filter.as_deref(), dynamic, &self.schema).map(Arc::new);
+        let rows = self.row_count.map(|rows| *rows.get_value().unwrap_or(&usize::MAX));
+        scan.filter = crate::scan_filter::ScanFilter::with_dynamic(
+            self.filter.as_deref(),
+            dynamic,
+            &self.schema,
+            &self.column_bounds,
+            crate::scan_filter::domain_limit(rows),
+        )
+        .map(Arc::new);
         Ok(propagation.with_updated_node(Arc::new(scan)))
     }
 
