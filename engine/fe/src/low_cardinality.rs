@@ -203,10 +203,15 @@ impl PhysicalOptimizerRule for LowCardinalityGroupBy {
 
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_down(|node| {
-            Ok(match rewrite(&node)? {
+            Ok(match rewrite(&node) {
                 // Below the rewritten aggregation the keys are codes already.
-                Some(rewritten) => Transformed::new(rewritten, true, TreeNodeRecursion::Jump),
-                None => Transformed::no(node),
+                Ok(Some(rewritten)) => Transformed::new(rewritten, true, TreeNodeRecursion::Jump),
+                Ok(None) => Transformed::no(node),
+                // A plan this rule can not rebuild still runs, over strings.
+                Err(error) => {
+                    tracing::debug!(%error, "GROUP BY stays on strings");
+                    Transformed::no(node)
+                }
             })
         })
         .map(|transformed| transformed.data)
@@ -365,10 +370,10 @@ fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn Execut
         return if reads(filter.predicate(), source) { None } else { trace(filter.input(), source) };
     }
     if let Some(repartition) = node.downcast_ref::<RepartitionExec>() {
-        if let Partitioning::Hash(expressions, _) = repartition.partitioning() {
-            if expressions.iter().any(|expression| reads(expression, column)) {
-                return None;
-            }
+        if let Partitioning::Hash(expressions, _) = repartition.partitioning()
+            && expressions.iter().any(|expression| reads(expression, column))
+        {
+            return None;
         }
         return trace(repartition.input(), column);
     }

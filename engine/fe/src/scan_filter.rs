@@ -21,7 +21,11 @@
 //! row group has few distinct values, see `cairn_storage::dictionary`): the conjunct then
 //! runs once per distinct value and each row looks its outcome up by key, and the rows it
 //! drops are dropped as 2-byte keys instead of copied strings. [`ScanFilter::dictionary_columns`]
-//! picks those columns; [`decode_dictionaries`] turns the survivors back into plain strings.
+//! picks those columns; [`decode`] turns the survivors back into plain strings.
+//!
+//! In the same way a join's dynamic filter on one integer column whose stored values span few
+//! integers is evaluated once per integer of the span, and a row's outcome is a bit test
+//! ([`Domain`]).
 //!
 //! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
 //! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
@@ -32,9 +36,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
 };
-use datafusion::arrow::array::BooleanBufferBuilder;
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::compute::{cast, filter, filter_record_batch, prep_null_mask_filter};
@@ -320,20 +323,20 @@ impl Conjunct {
     /// it holds for every row. A dictionary-encoded column is evaluated on its dictionary if
     /// the conjunct reads nothing else, and decoded first otherwise.
     fn evaluate(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
-        if let (Some(domain), [column]) = (&self.domain, self.columns.as_slice()) {
-            if let Some(outcome) = self.evaluate_on_domain(domain, *column, batch, None)? {
-                return Ok(outcome);
-            }
+        if let (Some(domain), [column]) = (&self.domain, self.columns.as_slice())
+            && let Some(outcome) = self.evaluate_on_domain(domain, *column, batch, None)?
+        {
+            return Ok(outcome);
         }
         let encoded: Vec<usize> =
             self.columns.iter().copied().filter(|&index| is_dictionary(batch.column(index).data_type())).collect();
         if encoded.is_empty() {
             return self.evaluate_plain(batch);
         }
-        if let [column] = self.columns.as_slice() {
-            if let Some(keys) = batch.column(*column).as_dictionary_opt::<UInt16Type>() {
-                return self.evaluate_on_dictionary(*column, keys);
-            }
+        if let [column] = self.columns.as_slice()
+            && let Some(keys) = batch.column(*column).as_dictionary_opt::<UInt16Type>()
+        {
+            return self.evaluate_on_dictionary(*column, keys);
         }
         let mut columns = batch.columns().to_vec();
         for index in encoded {
@@ -594,18 +597,6 @@ pub fn decode(array: &ArrayRef) -> DataFusionResult<ArrayRef> {
     }
 }
 
-/// `batch` with its dictionary-encoded columns decoded, under `schema` (the scan's declared
-/// one, whose names and types the plain columns already have).
-pub fn decode_dictionaries(batch: RecordBatch, schema: &SchemaRef) -> DataFusionResult<RecordBatch> {
-    let rows = batch.num_rows();
-    let columns = batch.columns().iter().map(decode).collect::<DataFusionResult<Vec<_>>>()?;
-    Ok(RecordBatch::try_new_with_options(
-        Arc::clone(schema),
-        columns,
-        &RecordBatchOptions::new().with_row_count(Some(rows)),
-    )?)
-}
-
 /// Spreads `narrowed` (one value per selected row) back over the selected positions.
 fn scatter(selection: &BooleanArray, narrowed: &BooleanArray) -> BooleanArray {
     let mut bits = BooleanBufferBuilder::new(selection.len());
@@ -741,10 +732,10 @@ mod tests {
             let filtered = plan.selection_applied(encoded.clone())?;
             assert!(matches!(filtered.column(1).data_type(), DataType::Dictionary(..)), "survivors stay encoded until decoded");
             assert_eq!(ids(&filtered), expected, "{filters:?}");
-            let decoded = decode_dictionaries(filtered, &plain.schema())?;
-            assert_eq!(decoded.column(1).data_type(), &DataType::Utf8);
+            let decoded = decode(filtered.column(1))?;
+            assert_eq!(decoded.data_type(), &DataType::Utf8);
             let plain_cities = plan.apply(plain.clone())?;
-            assert_eq!(decoded.column(1).as_ref(), plain_cities.column(1).as_ref());
+            assert_eq!(decoded.as_ref(), plain_cities.column(1).as_ref());
         }
         let plan = ScanFilter::plan(&[col("city").eq(lit("PERU")), col("id").gt(lit(1))], &plain.schema(), &state).expect("filter");
         assert_eq!(plan.dictionary_columns(&plain.schema()), vec![1], "the city is read alone, the id is no string");

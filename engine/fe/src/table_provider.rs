@@ -330,7 +330,8 @@ pub struct TabletScanExec {
     /// Output columns that leave the scan as GROUP BY codes of their strings
     /// (`low_cardinality.rs`); the schema types them UInt32.
     coded: Vec<(usize, Arc<crate::low_cardinality::GlobalDictionary>)>,
-    /// What `EXPLAIN ANALYZE` shows: rows read and returned, and the time spent filtering.
+    /// What `EXPLAIN ANALYZE` shows: rows read and returned, and the time spent filtering
+    /// (and decoding or coding dictionary-encoded columns).
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -417,10 +418,10 @@ impl TabletScanExec {
         ));
         for (position, _) in &coded {
             let name = self.projection.get(*position).and_then(|index| self.tablet_schema.columns.get(*index)).map(|column| column.name.clone());
-            if let Some(name) = name {
-                if !scan.dictionary_columns.contains(&name) {
-                    scan.dictionary_columns.push(name);
-                }
+            if let Some(name) = name
+                && !scan.dictionary_columns.contains(&name)
+            {
+                scan.dictionary_columns.push(name);
             }
             // Bounds of strings are never kept; a code has none.
             if let Some(bound) = scan.column_bounds.get_mut(*position) {
@@ -546,7 +547,7 @@ impl ExecutionPlan for TabletScanExec {
             return Ok(propagation);
         }
         let mut scan = self.clone();
-        let rows = self.row_count.map(|rows| *rows.get_value().unwrap_or(&usize::MAX));
+        let rows = self.row_count.and_then(|rows| rows.get_value().copied());
         scan.filter = crate::scan_filter::ScanFilter::with_dynamic(
             self.filter.as_deref(),
             dynamic,
