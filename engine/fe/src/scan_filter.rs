@@ -351,10 +351,7 @@ impl Conjunct {
         let values = encoded.values();
         let on_values = self.evaluate_plain(&self.single_column_batch(column, Arc::clone(values))?)?;
         let on_null = match encoded.keys().nulls() {
-            Some(nulls) if nulls.null_count() > 0 => {
-                let null = datafusion::arrow::array::new_null_array(values.data_type(), 1);
-                Some(self.evaluate_plain(&self.single_column_batch(column, null)?)?.is_none_or(|mask| mask.value(0)))
-            }
+            Some(nulls) if nulls.null_count() > 0 => Some(self.holds_on_null(column, values.data_type())?),
             _ => None,
         };
         let (Some(on_values), on_null) = (on_values, on_null) else {
@@ -433,16 +430,20 @@ impl Conjunct {
         let values: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(domain.min..domain.min + span));
         let values = cast(values.as_ref(), data_type)?;
         let held = self.evaluate_plain(&self.single_column_batch(column, values)?)?.map(|mask| mask.values().clone());
-        // A column declared NOT NULL has no NULL to look up (nor may a batch of it hold one).
-        let null_holds = if self.narrow_schema.field(column).is_nullable() {
-            let null = datafusion::arrow::array::new_null_array(data_type, 1);
-            self.evaluate_plain(&self.single_column_batch(column, null)?)?.is_none_or(|mask| mask.value(0))
-        } else {
-            false
-        };
+        let null_holds = self.holds_on_null(column, data_type)?;
         let table = Arc::new(TruthTable { generation, held, null_holds });
         *cached = Some(Arc::clone(&table));
         Ok(table)
+    }
+
+    /// The conjunct's outcome for a NULL in `column` (of `data_type`). A column declared NOT
+    /// NULL has no NULL to look up (nor may a batch of it hold one).
+    fn holds_on_null(&self, column: usize, data_type: &DataType) -> DataFusionResult<bool> {
+        if !self.narrow_schema.field(column).is_nullable() {
+            return Ok(false);
+        }
+        let null = datafusion::arrow::array::new_null_array(data_type, 1);
+        Ok(self.evaluate_plain(&self.single_column_batch(column, null)?)?.is_none_or(|mask| mask.value(0)))
     }
 
     /// `array` as the conjunct's column and Null placeholders for the others.

@@ -387,12 +387,16 @@ impl TabletScanExec {
             .map(|filter| filter.dictionary_columns(&self.schema))
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|position| self.projection.get(position))
-            .filter_map(|&index| self.tablet_schema.columns.get(index))
-            .map(|column| column.name.clone())
+            .filter_map(|position| self.storage_name(position))
             .collect();
         self.filter = filter;
         self
+    }
+
+    /// The storage name of output column `position`.
+    fn storage_name(&self, position: usize) -> Option<String> {
+        let index = self.projection.get(position)?;
+        self.tablet_schema.columns.get(*index).map(|column| column.name.clone())
     }
 
     /// This scan with the string columns at `coded` (output positions) returned as codes of
@@ -417,8 +421,7 @@ impl TabletScanExec {
             Boundedness::Bounded,
         ));
         for (position, _) in &coded {
-            let name = self.projection.get(*position).and_then(|index| self.tablet_schema.columns.get(*index)).map(|column| column.name.clone());
-            if let Some(name) = name
+            if let Some(name) = self.storage_name(*position)
                 && !scan.dictionary_columns.contains(&name)
             {
                 scan.dictionary_columns.push(name);
