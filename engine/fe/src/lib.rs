@@ -26,6 +26,7 @@ pub mod pruning;
 pub mod routine_load;
 pub mod router;
 pub mod scan_filter;
+mod selected_rows;
 pub mod session;
 pub mod show;
 pub mod sql_mode;

@@ -36,9 +36,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
 };
-use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer};
 use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::compute::{cast, filter, filter_record_batch, prep_null_mask_filter};
 use datafusion::arrow::datatypes::{
@@ -52,9 +52,17 @@ use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::utils::collect_columns;
 
+use crate::selected_rows::{Comparison, test_selected};
+
 /// Above this share of surviving rows a conjunct runs on the whole batch and is ANDed in;
-/// below it, on its own columns narrowed to the survivors.
+/// below it, only at the survivors (on its own columns narrowed to them, unless it can test
+/// rows in place).
 const NARROW_BELOW: f64 = 0.2;
+
+/// The same share for a table lookup ([`Domain`]): testing a selected row in place costs
+/// about twice what a row of the whole-batch pass costs, not the gather and scatter a
+/// narrowed evaluation does.
+const LOOK_UP_SELECTED_BELOW: f64 = 0.5;
 
 /// Rows a dynamic filter sees before its selectivity is judged.
 const JUDGE_AFTER_ROWS: u64 = 65_536;
@@ -96,6 +104,8 @@ struct Conjunct {
     /// Set for a dynamic filter on one integer column whose values span few enough integers:
     /// it is evaluated once per integer of the span and rows look their outcome up.
     domain: Option<Arc<Domain>>,
+    /// Set for `column <op> literal` on a primitive column, which tests the survivors in place.
+    comparison: Option<Arc<Comparison>>,
 }
 
 /// A dynamic filter's outcome for every integer between a column's smallest and largest
@@ -119,8 +129,9 @@ struct Domain {
 struct TruthTable {
     /// The filter's generation it was computed at.
     generation: u64,
-    /// Bit `v - min` holds the outcome for value `v`; `None`: every value holds.
-    held: Option<BooleanBuffer>,
+    /// Bit `(v - min) % 64` of word `(v - min) / 64` holds the outcome for value `v`;
+    /// `None`: every value holds. Plain words, so a row's lookup is a shift and a mask.
+    held: Option<Vec<u64>>,
     /// The outcome for NULL.
     null_holds: bool,
 }
@@ -270,11 +281,15 @@ impl ScanFilter {
             let sparse = alive as f64 <= rows as f64 * NARROW_BELOW;
             let next = match &selection {
                 None => conjunct.evaluate(batch)?,
-                // A table lookup at the few selected rows only.
-                Some(current) if sparse && conjunct.domain.is_some() => match conjunct.evaluate_within(batch, current)? {
-                    Some(within) => within,
-                    None => conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed)),
-                },
+                // A table lookup or a comparison at the selected rows only.
+                Some(current) if conjunct.tests_in_place(alive as f64 / rows as f64) => {
+                    match conjunct.evaluate_within(batch, current)? {
+                        Some(within) => within,
+                        None => {
+                            conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
+                        }
+                    }
+                }
                 // A lookup by key per row costs less than narrowing and scattering back.
                 Some(current) if !sparse || conjunct.looks_up(batch) => {
                     conjunct.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?
@@ -316,7 +331,8 @@ impl Conjunct {
                 if columns.contains(&index) { field.as_ref().clone() } else { Field::new(field.name(), DataType::Null, true) }
             })
             .collect();
-        Some(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns, selectivity: None, domain: None })
+        let comparison = Comparison::of(&expression, schema).map(Arc::new);
+        Some(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns, selectivity: None, domain: None, comparison })
     }
 
     /// True where the conjunct holds; NULL counts as false, as WHERE treats it. `None` when
@@ -377,9 +393,20 @@ impl Conjunct {
             || matches!(self.columns.as_slice(), [column] if batch.column(*column).as_dictionary_opt::<UInt16Type>().is_some())
     }
 
-    /// The selected rows of `current` this tabulated conjunct keeps; `None` where it can not
-    /// tell by table.
+    /// Whether, with `alive` of a batch's rows still selected, this conjunct had better test
+    /// them in place than run on the whole batch.
+    fn tests_in_place(&self, alive: f64) -> bool {
+        (self.domain.is_some() && alive <= LOOK_UP_SELECTED_BELOW) || (self.comparison.is_some() && alive <= NARROW_BELOW)
+    }
+
+    /// The selected rows of `current` this conjunct keeps, tested in place (by table or by
+    /// comparison); `None` where it can not tell that way.
     fn evaluate_within(&self, batch: &RecordBatch, current: &BooleanArray) -> DataFusionResult<Option<Option<BooleanArray>>> {
+        if let Some(comparison) = &self.comparison
+            && let Some(kept) = comparison.within(batch, current.values())
+        {
+            return Ok(Some(Some(BooleanArray::new(kept, None))));
+        }
         match (&self.domain, self.columns.as_slice()) {
             (Some(domain), [column]) => self.evaluate_on_domain(domain, *column, batch, Some(current.values())),
             _ => Ok(None),
@@ -401,7 +428,7 @@ impl Conjunct {
             return Ok((batch.column(column).null_count() == 0 || table.null_holds).then_some(None));
         };
         let array = batch.column(column);
-        let table = Lookup { min: domain.min, held, null_holds: table.null_holds };
+        let table = Lookup { min: domain.min, span: domain.span as u64, held, null_holds: table.null_holds };
         let looked_up = match array.data_type() {
             DataType::Int8 => table.rows::<Int8Type>(array, within),
             DataType::Int16 => table.rows::<Int16Type>(array, within),
@@ -429,7 +456,9 @@ impl Conjunct {
         let span = i64::try_from(domain.span).map_err(|_| DataFusionError::Internal("a filter's span overflows".into()))?;
         let values: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(domain.min..domain.min + span));
         let values = cast(values.as_ref(), data_type)?;
-        let held = self.evaluate_plain(&self.single_column_batch(column, values)?)?.map(|mask| mask.values().clone());
+        let held = self
+            .evaluate_plain(&self.single_column_batch(column, values)?)?
+            .map(|mask| mask.values().bit_chunks().iter_padded().collect());
         let null_holds = self.holds_on_null(column, data_type)?;
         let table = Arc::new(TruthTable { generation, held, null_holds });
         *cached = Some(Arc::clone(&table));
@@ -541,7 +570,8 @@ impl Domain {
 /// A [`TruthTable`] at hand for looking rows up.
 struct Lookup<'a> {
     min: i64,
-    held: &'a BooleanBuffer,
+    span: u64,
+    held: &'a [u64],
     null_holds: bool,
 }
 
@@ -555,34 +585,52 @@ impl Lookup<'_> {
     {
         let values = array.as_primitive_opt::<T>()?.values();
         let nulls = array.nulls().filter(|nulls| nulls.null_count() > 0);
-        let span = self.held.len() as u64;
+        if within.is_none() && nulls.is_none() {
+            return self.every_row(values);
+        }
         let mut outside = false;
-        let mut holds = |row: usize| -> bool {
+        let holds = |row: usize| -> bool {
             if nulls.is_some_and(|nulls| nulls.is_null(row)) {
                 return self.null_holds;
             }
-            let offset = values[row].into().wrapping_sub(self.min) as u64;
-            if offset < span {
-                self.held.value(offset as usize)
-            } else {
+            self.value(values[row].into()).unwrap_or_else(|| {
                 outside = true;
                 false
-            }
+            })
         };
         let bits = match within {
-            Some(within) => {
-                let mut bits = BooleanBufferBuilder::new(values.len());
-                bits.append_n(values.len(), false);
-                for row in within.set_indices() {
-                    if holds(row) {
-                        bits.set_bit(row, true);
-                    }
-                }
-                bits.finish()
-            }
+            Some(within) => test_selected(within, holds),
             None => BooleanBuffer::collect_bool(values.len(), holds),
         };
         (!outside).then_some(bits)
+    }
+
+    /// The outcome for `value`, `None` outside the table.
+    fn value(&self, value: i64) -> Option<bool> {
+        let offset = value.wrapping_sub(self.min) as u64;
+        (offset < self.span).then(|| self.bit(offset))
+    }
+
+    fn bit(&self, offset: u64) -> bool {
+        self.held.get((offset / 64) as usize).is_some_and(|word| word >> (offset % 64) & 1 != 0)
+    }
+
+    /// Every row of a column without NULLs, 64 rows to a word and without a branch per row:
+    /// this runs over whole fact-table scans.
+    fn every_row<N: Into<i64> + Copy>(&self, values: &[N]) -> Option<BooleanBuffer> {
+        let mut words = Vec::with_capacity(values.len().div_ceil(64));
+        let mut outside = false;
+        for chunk in values.chunks(64) {
+            let mut word = 0u64;
+            for (position, value) in chunk.iter().enumerate() {
+                let offset = (*value).into().wrapping_sub(self.min) as u64;
+                let inside = offset < self.span;
+                outside |= !inside;
+                word |= u64::from(inside && self.bit(offset)) << position;
+            }
+            words.push(word);
+        }
+        (!outside).then(|| BooleanBuffer::new(Buffer::from_vec(words), 0, values.len()))
     }
 }
 
@@ -600,14 +648,14 @@ pub fn decode(array: &ArrayRef) -> DataFusionResult<ArrayRef> {
 
 /// Spreads `narrowed` (one value per selected row) back over the selected positions.
 fn scatter(selection: &BooleanArray, narrowed: &BooleanArray) -> BooleanArray {
-    let mut bits = BooleanBufferBuilder::new(selection.len());
-    bits.append_n(selection.len(), false);
-    for (position, index) in selection.values().set_indices().enumerate() {
-        if narrowed.value(position) {
-            bits.set_bit(index, true);
-        }
-    }
-    BooleanArray::new(bits.finish(), None)
+    let narrowed = narrowed.values();
+    let mut position = 0;
+    let bits = test_selected(selection.values(), |_| {
+        let held = position < narrowed.len() && narrowed.value(position);
+        position += 1;
+        held
+    });
+    BooleanArray::new(bits, None)
 }
 
 #[cfg(test)]
