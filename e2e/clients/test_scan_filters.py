@@ -1,8 +1,8 @@
-"""Join filters in the tablet scan, as EXPLAIN ANALYZE shows them over PyMySQL: a hash join's
-dynamic filter reaches the fact table's scan and cuts rows there when a join sits between the
-scan and the filter's join; the filter of the join right above a scan, when it would be that
-scan's only one, is left to the join unless its key spans few enough integers to be computed
-once per key. Results are checked against Python's own answer."""
+"""Join filters in the tablet scan, as EXPLAIN ANALYZE shows them over PyMySQL: a hash join on
+one integer key hands the scan under its probe side a runtime filter, a bitmap of its build
+side's keys, which cuts rows there whether the join sits right above the scan or other joins
+sit in between; joins whose output needs the unmatched probe rows get none. Results are
+checked against Python's own answer."""
 
 from __future__ import annotations
 
@@ -73,32 +73,84 @@ def test_a_star_join_filters_the_fact_scan_with_a_dimension_two_joins_up(connect
             (region, totals[0], totals[1]) for region, totals in sorted(expected.items())]
 
         line = scan_line(cursor, query, "sales")
-        # The products join's filter was filled (not "empty") and dropped rows in the scan:
-        # 1% of the products are rare, so about 1% of the sales leave it.
-        assert "DynamicFilter [" in line and "DynamicFilter [ empty ]" not in line, line
+        # The products join's runtime filter was published (its key count shows) and dropped
+        # rows in the scan: 1% of the products are rare, so about 1% of the sales leave it.
+        assert re.search(r"runtime_filter\(product@\d+, 10 keys over \d+\)", line), line
         assert metric(line, "rows_read") == SALES, line
         assert metric(line, "output_rows") < SALES / 10, line
 
 
-def test_the_filter_of_the_join_right_above_a_scan_runs_there_only_as_a_table(connection):
+def test_the_join_right_above_a_scan_filters_it_by_its_keys(connection):
     with connection.cursor() as cursor:
         sales = load(cursor)
-        # Product ids span 1 000 integers: the join's filter is computed once per id and costs
-        # the scan a bit test a row, so it stays and cuts the scan.
         query = "SELECT count(*) FROM sales f JOIN products p ON f.product = p.product_id WHERE p.category = 'rare'"
         cursor.execute(query)
         assert cursor.fetchall() == ((sum(1 for _, _, product, _ in sales if product_category(product) == "rare"),),)
         line = scan_line(cursor, query, "sales")
-        assert "DynamicFilter [" in line, line
+        assert "runtime_filter(product@" in line, line
         assert metric(line, "output_rows") < SALES / 10, line
 
-        # Sale ids span 100 000 integers, more than a 100 000-row scan tabulates: the filter
-        # would be the join's own probe done twice, so it is left to the join.
+        # Three keys spread over the whole id range: only their rows leave the scan.
         create_duplicate_table(cursor, "picked", "id BIGINT NOT NULL", "id")
         cursor.execute("INSERT INTO picked VALUES (5), (77), (99999)")
         query = "SELECT count(*) FROM sales f JOIN picked p ON f.id = p.id"
         cursor.execute(query)
         assert cursor.fetchall() == ((3,),)
         line = scan_line(cursor, query, "sales")
-        assert "DynamicFilter" not in line, line
-        assert metric(line, "output_rows") == SALES, line
+        assert "runtime_filter(id@0, 3 keys over 99995)" in line, line
+        assert metric(line, "rows_read") == SALES, line
+        assert metric(line, "output_rows") == 3, line
+
+
+def test_runtime_filters_keep_every_join_types_answer_with_nulls(connection):
+    """Inner, outer, semi and anti joins (NOT IN with a NULL among its values included) give
+    SQL's answer when a runtime filter may drop probe rows; NULL keys on either side never
+    match."""
+    with connection.cursor() as cursor:
+        create_duplicate_table(cursor, "visits", "id BIGINT NOT NULL, member INT", "id", buckets=2)
+        create_duplicate_table(cursor, "members", "member_id INT, tier VARCHAR(8)", "member_id")
+        visits = [(row, None if row % 10 == 3 else row % 5_000) for row in range(20_000)]
+        members = [(member, "gold" if member % 50 == 1 else "basic") for member in range(0, 6_000, 3)]
+        members.append((None, "gold"))
+        cursor.execute("INSERT INTO visits VALUES " + ", ".join(
+            f"({row}, {'NULL' if member is None else member})" for row, member in visits))
+        cursor.execute("INSERT INTO members VALUES " + ", ".join(
+            f"({'NULL' if member is None else member}, '{tier}')" for member, tier in members))
+        gold = {member for member, tier in members if tier == "gold" and member is not None}
+        every_member = {member for member, _ in members if member is not None}
+
+        def rows(query: str) -> int:
+            cursor.execute(query)
+            return cursor.fetchall()[0][0]
+
+        inner = "SELECT count(*) FROM visits v JOIN members m ON v.member = m.member_id WHERE m.tier = 'gold'"
+        assert rows(inner) == sum(1 for _, member in visits if member in gold)
+        line = scan_line(cursor, inner, "visits")
+        assert "runtime_filter(member@" in line, line
+        assert metric(line, "output_rows") < len(visits) / 10, line
+
+        semi = "SELECT count(*) FROM visits WHERE member IN (SELECT member_id FROM members WHERE tier = 'gold')"
+        assert rows(semi) == sum(1 for _, member in visits if member in gold)
+        assert "runtime_filter(member@" in scan_line(cursor, semi, "visits")
+
+        anti = ("SELECT count(*) FROM visits v WHERE NOT EXISTS "
+                "(SELECT 1 FROM members m WHERE m.member_id = v.member AND m.tier = 'gold')")
+        assert rows(anti) == sum(1 for _, member in visits if member not in gold)
+
+        # A NULL among NOT IN's values makes the condition unknown for every visit.
+        assert rows("SELECT count(*) FROM visits WHERE member NOT IN "
+                    "(SELECT member_id FROM members WHERE tier = 'gold')") == 0
+        assert rows("SELECT count(*) FROM visits WHERE member NOT IN "
+                    "(SELECT member_id FROM members WHERE member_id IS NOT NULL AND tier = 'gold')") == sum(
+            1 for _, member in visits if member is not None and member not in gold)
+
+        # Every visit survives an outer join from the visits' side, matched or not.
+        outer = ("SELECT count(*), count(m.member_id) FROM visits v LEFT JOIN members m "
+                 "ON v.member = m.member_id AND m.tier = 'gold'")
+        cursor.execute(outer)
+        assert cursor.fetchall() == ((len(visits), sum(1 for _, member in visits if member in gold)),)
+        outer = "SELECT count(*), count(v.id) FROM members m LEFT JOIN visits v ON v.member = m.member_id"
+        cursor.execute(outer)
+        matched = sum(1 for _, member in visits if member in every_member)
+        unmatched_members = sum(1 for member, _ in members if member is None or member not in {m for _, m in visits})
+        assert cursor.fetchall() == ((matched + unmatched_members, matched),)

@@ -25,6 +25,7 @@ pub mod process;
 pub mod pruning;
 pub mod routine_load;
 pub mod router;
+mod runtime_filter;
 pub mod scan_filter;
 mod selected_rows;
 pub mod session;

@@ -52,6 +52,7 @@ use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::utils::collect_columns;
 
+use crate::runtime_filter::RuntimeFilterExpr;
 use crate::selected_rows::{Comparison, test_selected};
 
 /// Above this share of surviving rows a conjunct runs on the whole batch and is ANDed in;
@@ -70,15 +71,30 @@ const JUDGE_AFTER_ROWS: u64 = 65_536;
 /// A dynamic filter keeping more than this share of the rows it sees stops running.
 const KEEP_AT_MOST: f64 = 0.5;
 
+/// The same for a runtime filter, whose bit test costs a fraction of a hash lookup: it stops
+/// only where the copy of the rows it keeps costs more than the probes it spares.
+const RUNTIME_FILTER_KEEPS_AT_MOST: f64 = 0.75;
+
 /// How much of what a dynamic filter saw it kept, shared by the partitions of one scan.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Selectivity {
     seen: AtomicU64,
     kept: AtomicU64,
     retired: AtomicBool,
+    keep_at_most: f64,
+}
+
+impl Default for Selectivity {
+    fn default() -> Selectivity {
+        Selectivity::keeping_at_most(KEEP_AT_MOST)
+    }
 }
 
 impl Selectivity {
+    fn keeping_at_most(share: f64) -> Selectivity {
+        Selectivity { seen: AtomicU64::new(0), kept: AtomicU64::new(0), retired: AtomicBool::new(false), keep_at_most: share }
+    }
+
     fn retired(&self) -> bool {
         self.retired.load(Ordering::Relaxed)
     }
@@ -86,7 +102,7 @@ impl Selectivity {
     fn record(&self, seen: usize, kept: usize) {
         let seen = self.seen.fetch_add(seen as u64, Ordering::Relaxed) + seen as u64;
         let kept = self.kept.fetch_add(kept as u64, Ordering::Relaxed) + kept as u64;
-        if seen >= JUDGE_AFTER_ROWS && kept as f64 > seen as f64 * KEEP_AT_MOST {
+        if seen >= JUDGE_AFTER_ROWS && kept as f64 > seen as f64 * self.keep_at_most {
             self.retired.store(true, Ordering::Relaxed);
         }
     }
@@ -190,6 +206,26 @@ impl ScanFilter {
             Some(conjunct)
         }));
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
+    }
+
+    /// `existing` with a join's runtime filter ahead of its other conjuncts, made by `runtime_filter` around the
+    /// conjunct of the join's own dynamic filter (`replaces`), which it takes out; `None` if
+    /// the runtime filter can not run here.
+    pub fn with_runtime_filter(
+        existing: Option<&ScanFilter>,
+        replaces: Option<u64>,
+        schema: &SchemaRef,
+        runtime_filter: impl FnOnce(Option<Arc<dyn PhysicalExpr>>) -> Arc<dyn PhysicalExpr>,
+    ) -> Option<ScanFilter> {
+        let mut conjuncts = existing.map(|filter| filter.conjuncts.clone()).unwrap_or_default();
+        let replaced = conjuncts.iter().position(|conjunct| replaces.is_some() && conjunct.expression.expression_id() == replaces);
+        let fallback = replaced.map(|index| conjuncts.remove(index).expression);
+        let mut conjunct = Conjunct::new(runtime_filter(fallback), schema)?;
+        conjunct.selectivity = Some(Arc::new(Selectivity::keeping_at_most(RUNTIME_FILTER_KEEPS_AT_MOST)));
+        // After the runtime filters placed before it, which come from joins nearer the scan.
+        let position = conjuncts.iter().take_while(|conjunct| conjunct.expression.downcast_ref::<RuntimeFilterExpr>().is_some()).count();
+        conjuncts.insert(position, conjunct);
+        Some(ScanFilter { conjuncts })
     }
 
     /// This filter with the conjuncts whose expression id is in `join_filters` (hash joins'
@@ -339,6 +375,11 @@ impl Conjunct {
     /// it holds for every row. A dictionary-encoded column is evaluated on its dictionary if
     /// the conjunct reads nothing else, and decoded first otherwise.
     fn evaluate(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
+        if let Some(runtime_filter) = self.expression.downcast_ref::<RuntimeFilterExpr>()
+            && let Some(rows) = runtime_filter.rows(batch, None)?
+        {
+            return Ok(Some(BooleanArray::new(rows, None)));
+        }
         if let (Some(domain), [column]) = (&self.domain, self.columns.as_slice())
             && let Some(outcome) = self.evaluate_on_domain(domain, *column, batch, None)?
         {
@@ -396,7 +437,8 @@ impl Conjunct {
     /// Whether, with `alive` of a batch's rows still selected, this conjunct had better test
     /// them in place than run on the whole batch.
     fn tests_in_place(&self, alive: f64) -> bool {
-        (self.domain.is_some() && alive <= LOOK_UP_SELECTED_BELOW) || (self.comparison.is_some() && alive <= NARROW_BELOW)
+        let looks_up = self.domain.is_some() || self.expression.downcast_ref::<RuntimeFilterExpr>().is_some();
+        (looks_up && alive <= LOOK_UP_SELECTED_BELOW) || (self.comparison.is_some() && alive <= NARROW_BELOW)
     }
 
     /// The selected rows of `current` this conjunct keeps, tested in place (by table or by
@@ -404,6 +446,11 @@ impl Conjunct {
     fn evaluate_within(&self, batch: &RecordBatch, current: &BooleanArray) -> DataFusionResult<Option<Option<BooleanArray>>> {
         if let Some(comparison) = &self.comparison
             && let Some(kept) = comparison.within(batch, current.values())
+        {
+            return Ok(Some(Some(BooleanArray::new(kept, None))));
+        }
+        if let Some(runtime_filter) = self.expression.downcast_ref::<RuntimeFilterExpr>()
+            && let Some(kept) = runtime_filter.rows(batch, Some(current.values()))?
         {
             return Ok(Some(Some(BooleanArray::new(kept, None))));
         }

@@ -114,6 +114,7 @@ impl FeSession {
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(crate::dynamic_filters::DynamicFilterPlacement))
             .with_physical_optimizer_rule(Arc::new(crate::low_cardinality::LowCardinalityGroupBy))
+            .with_physical_optimizer_rule(Arc::new(crate::runtime_filter::RuntimeFilters))
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_catalog(

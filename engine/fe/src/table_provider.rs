@@ -460,6 +460,27 @@ impl TabletScanExec {
     }
 }
 
+impl TabletScanExec {
+    /// This scan with a join's runtime filter on output column `position`, first among its
+    /// conjuncts. The join's own dynamic filter (`replaces`), if the scan runs it, becomes
+    /// the runtime filter's fallback until the bitmap is published.
+    pub(crate) fn with_runtime_filter(
+        &self,
+        position: usize,
+        replaces: Option<u64>,
+        slot: Arc<crate::runtime_filter::RuntimeFilterSlot>,
+    ) -> Option<TabletScanExec> {
+        let key = Arc::new(datafusion::physical_expr::expressions::Column::new(self.schema.fields().get(position)?.name(), position));
+        let filter = crate::scan_filter::ScanFilter::with_runtime_filter(self.filter.as_deref(), replaces, &self.schema, |fallback| {
+            Arc::new(crate::runtime_filter::RuntimeFilterExpr::new(key, fallback, slot))
+        })?;
+        let mut scan = self.clone();
+        scan.filter = Some(Arc::new(filter));
+        scan.metrics = ExecutionPlanMetricsSet::new();
+        Some(scan)
+    }
+}
+
 impl fmt::Debug for TabletScanExec {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "TabletScanExec({})", self.table_name)
