@@ -25,7 +25,12 @@
 //!
 //! In the same way a join's dynamic filter on one integer column whose stored values span few
 //! integers is evaluated once per integer of the span, and a row's outcome is a bit test
-//! ([`Domain`]).
+//! ([`Domain`]). A join's runtime filter (`runtime_filter.rs`), a bitmap of its build side's
+//! keys, runs as a bit test too, ahead of the other conjuncts.
+//!
+//! Once a batch's conjuncts so far keep few of its rows, a table lookup or a comparison of a
+//! column with a literal tests the survivors in place (`selected_rows.rs`); other conjuncts
+//! run on their columns narrowed to the survivors.
 //!
 //! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
 //! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
@@ -208,9 +213,9 @@ impl ScanFilter {
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
     }
 
-    /// `existing` with a join's runtime filter ahead of its other conjuncts, made by `runtime_filter` around the
-    /// conjunct of the join's own dynamic filter (`replaces`), which it takes out; `None` if
-    /// the runtime filter can not run here.
+    /// `existing` with a join's runtime filter ahead of its other conjuncts (behind those of
+    /// joins nearer the scan), made by `runtime_filter` around the conjunct of the join's own
+    /// dynamic filter (`replaces`), which it takes out; `None` if it can not run here.
     pub fn with_runtime_filter(
         existing: Option<&ScanFilter>,
         replaces: Option<u64>,

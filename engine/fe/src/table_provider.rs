@@ -458,10 +458,8 @@ impl TabletScanExec {
         scan.filter = kept.map(Arc::new);
         Some(scan)
     }
-}
 
-impl TabletScanExec {
-    /// This scan with a join's runtime filter on output column `position`, first among its
+    /// This scan with a join's runtime filter on output column `position`, ahead of its other
     /// conjuncts. The join's own dynamic filter (`replaces`), if the scan runs it, becomes
     /// the runtime filter's fallback until the bitmap is published.
     pub(crate) fn with_runtime_filter(
