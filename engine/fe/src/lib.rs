@@ -30,6 +30,7 @@ pub mod scan_filter;
 mod selected_rows;
 pub mod session;
 pub mod show;
+mod span_bitmap;
 pub mod sql_mode;
 pub mod table_provider;
 pub mod transaction;

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::buffer::{BooleanBuffer, Buffer};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Int8Type, Int16Type, Int32Type, Int64Type, Schema, SchemaRef, UInt8Type, UInt16Type, UInt32Type,
 };
@@ -52,19 +52,17 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
 
-use crate::selected_rows::test_selected;
+use crate::span_bitmap::SpanBitmap;
 use crate::table_provider::TabletScanExec;
 
 /// The widest key span a bitmap covers: 32M bits, 4 MB. Wider, a row's bit test misses the
 /// caches about as often as the join's own probe would.
 pub(crate) const SPAN_AT_MOST: u64 = 1 << 25;
 
-/// The build side's keys as bits: bit `key - min` is set for each key present.
+/// The build side's keys as bits: the bit of each key present is set.
 #[derive(Debug)]
 pub(crate) struct KeyBitmap {
-    min: i64,
-    span: u64,
-    words: Vec<u64>,
+    bitmap: SpanBitmap,
     keys: usize,
 }
 
@@ -72,7 +70,7 @@ impl KeyBitmap {
     /// The bitmap of `keys`; `None` when they span more than [`SPAN_AT_MOST`].
     fn build(keys: &[i64]) -> Option<KeyBitmap> {
         let (Some(min), Some(max)) = (keys.iter().min().copied(), keys.iter().max().copied()) else {
-            return Some(KeyBitmap { min: 0, span: 0, words: Vec::new(), keys: 0 });
+            return Some(KeyBitmap { bitmap: SpanBitmap::new(0, 0, Vec::new()), keys: 0 });
         };
         let span = u64::try_from(i128::from(max) - i128::from(min) + 1).ok().filter(|span| *span <= SPAN_AT_MOST)?;
         let mut words = vec![0u64; span.div_ceil(64) as usize];
@@ -82,58 +80,14 @@ impl KeyBitmap {
                 *word |= 1 << (offset % 64);
             }
         }
-        Some(KeyBitmap { min, span, words, keys: keys.len() })
+        Some(KeyBitmap { bitmap: SpanBitmap::new(min, span, words), keys: keys.len() })
     }
 
-    fn holds(&self, key: i64) -> bool {
-        let offset = key.wrapping_sub(self.min) as u64;
-        // `&`, not `&&`: no branch on the outcome, and a key outside the span reads no word.
-        (offset < self.span) & self.words.get((offset / 64) as usize).is_some_and(|word| word >> (offset % 64) & 1 != 0)
-    }
-
-    /// Whether each row's key is in the bitmap (NULL is not); only at the rows of `within`
-    /// if given. `None` for a column of a type the build side's keys can not equal.
+    /// Whether each row's key is in the bitmap (NULL is not; a key outside the span is not
+    /// one of the build side's); only at the rows of `within` if given. `None` for a column
+    /// of a type the build side's keys can not equal.
     fn rows(&self, array: &ArrayRef, within: Option<&BooleanBuffer>) -> Option<BooleanBuffer> {
-        match array.data_type() {
-            DataType::Int8 => self.typed_rows::<Int8Type>(array, within),
-            DataType::Int16 => self.typed_rows::<Int16Type>(array, within),
-            DataType::Int32 => self.typed_rows::<Int32Type>(array, within),
-            DataType::Int64 => self.typed_rows::<Int64Type>(array, within),
-            DataType::UInt8 => self.typed_rows::<UInt8Type>(array, within),
-            DataType::UInt16 => self.typed_rows::<UInt16Type>(array, within),
-            DataType::UInt32 => self.typed_rows::<UInt32Type>(array, within),
-            DataType::Date32 => self.typed_rows::<Date32Type>(array, within),
-            _ => None,
-        }
-    }
-
-    fn typed_rows<T>(&self, array: &ArrayRef, within: Option<&BooleanBuffer>) -> Option<BooleanBuffer>
-    where
-        T: ArrowPrimitiveType,
-        T::Native: Into<i64>,
-    {
-        let values = array.as_primitive_opt::<T>()?.values();
-        let valid = array.nulls().filter(|nulls| nulls.null_count() > 0).map(|nulls| nulls.inner());
-        let bits = match (within, valid) {
-            (Some(within), Some(valid)) => test_selected(&(within & valid), |row| self.holds(values[row].into())),
-            (Some(within), None) => test_selected(within, |row| self.holds(values[row].into())),
-            (None, valid) => {
-                let mut words = Vec::with_capacity(values.len().div_ceil(64));
-                for chunk in values.chunks(64) {
-                    let mut word = 0u64;
-                    for (position, value) in chunk.iter().enumerate() {
-                        word |= u64::from(self.holds((*value).into())) << position;
-                    }
-                    words.push(word);
-                }
-                let bits = BooleanBuffer::new(Buffer::from_vec(words), 0, values.len());
-                match valid {
-                    Some(valid) => &bits & valid,
-                    None => bits,
-                }
-            }
-        };
-        Some(bits)
+        self.bitmap.rows(array, within, false).map(|(bits, _outside)| bits)
     }
 }
 
@@ -235,7 +189,7 @@ impl fmt::Display for RuntimeFilterExpr {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "runtime_filter({}", self.key)?;
         if let Some(bitmap) = self.slot.bitmap() {
-            write!(formatter, ", {} keys over {}", bitmap.keys, bitmap.span)?;
+            write!(formatter, ", {} keys over {}", bitmap.keys, bitmap.bitmap.span())?;
         }
         write!(formatter, ")")
     }
@@ -299,7 +253,7 @@ impl DisplayAs for RuntimeFilterBuildExec {
     fn fmt_as(&self, _format: DisplayFormatType, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "RuntimeFilterBuildExec: build_expr={}", self.key)?;
         if let Some(bitmap) = self.slot.bitmap() {
-            write!(formatter, ", keys={}, span={}", bitmap.keys, bitmap.span)?;
+            write!(formatter, ", keys={}, span={}", bitmap.keys, bitmap.bitmap.span())?;
         }
         Ok(())
     }
@@ -454,20 +408,6 @@ impl RecordBatchStream for CollectingStream {
     }
 }
 
-fn is_integer(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::Date32
-    )
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct RuntimeFilters;
 
@@ -506,7 +446,7 @@ fn place(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>
     let [(build_key, probe_key)] = join.on.as_slice() else { return Ok(None) };
     let Some(probe_column) = probe_key.downcast_ref::<Column>() else { return Ok(None) };
     let (build_type, probe_type) = (build_key.data_type(&join.left.schema())?, probe_key.data_type(&join.right.schema())?);
-    if build_type != probe_type || !is_integer(&build_type) {
+    if build_type != probe_type || !SpanBitmap::looks_up(&build_type) {
         return Ok(None);
     }
     let Some((scan_node, position)) = trace(&join.right, probe_column.index()) else { return Ok(None) };
@@ -631,7 +571,7 @@ mod tests {
         assert!(slot.bitmap().is_none(), "one partition still building");
         slot.end(Some(vec![5]));
         let bitmap = slot.bitmap().expect("published");
-        assert_eq!((bitmap.keys, bitmap.span), (3, 5));
+        assert_eq!((bitmap.keys, bitmap.bitmap.span()), (3, 5));
         slot.start();
         assert!(slot.bitmap().is_none(), "a new execution does not see the last one's keys");
         slot.start();

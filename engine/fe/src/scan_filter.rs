@@ -43,12 +43,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, NullArray, RecordBatch, RecordBatchOptions,
 };
-use datafusion::arrow::buffer::{BooleanBuffer, Buffer};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::compute::{cast, filter, filter_record_batch, prep_null_mask_filter};
-use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Field, Int8Type, Int16Type, Int32Type, Int64Type, Schema, SchemaRef, UInt8Type, UInt16Type, UInt32Type,
-};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt16Type};
 use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Result as DataFusionResult, ScalarValue};
 use datafusion::error::DataFusionError;
@@ -59,6 +57,7 @@ use datafusion::physical_expr::utils::collect_columns;
 
 use crate::runtime_filter::RuntimeFilterExpr;
 use crate::selected_rows::{Comparison, test_selected};
+use crate::span_bitmap::SpanBitmap;
 
 /// Above this share of surviving rows a conjunct runs on the whole batch and is ANDed in;
 /// below it, only at the survivors (on its own columns narrowed to them, unless it can test
@@ -150,9 +149,8 @@ struct Domain {
 struct TruthTable {
     /// The filter's generation it was computed at.
     generation: u64,
-    /// Bit `(v - min) % 64` of word `(v - min) / 64` holds the outcome for value `v`;
-    /// `None`: every value holds. Plain words, so a row's lookup is a shift and a mask.
-    held: Option<Vec<u64>>,
+    /// The outcome for each value of the span; `None`: every value holds.
+    held: Option<SpanBitmap>,
     /// The outcome for NULL.
     null_holds: bool,
 }
@@ -479,20 +477,9 @@ impl Conjunct {
         let Some(held) = &table.held else {
             return Ok((batch.column(column).null_count() == 0 || table.null_holds).then_some(None));
         };
-        let array = batch.column(column);
-        let table = Lookup { min: domain.min, span: domain.span as u64, held, null_holds: table.null_holds };
-        let looked_up = match array.data_type() {
-            DataType::Int8 => table.rows::<Int8Type>(array, within),
-            DataType::Int16 => table.rows::<Int16Type>(array, within),
-            DataType::Int32 => table.rows::<Int32Type>(array, within),
-            DataType::Int64 => table.rows::<Int64Type>(array, within),
-            DataType::UInt8 => table.rows::<UInt8Type>(array, within),
-            DataType::UInt16 => table.rows::<UInt16Type>(array, within),
-            DataType::UInt32 => table.rows::<UInt32Type>(array, within),
-            DataType::Date32 => table.rows::<Date32Type>(array, within),
-            _ => None,
-        };
-        Ok(looked_up.map(|bits| Some(BooleanArray::new(bits, None))))
+        Ok(held
+            .rows(batch.column(column), within, table.null_holds)
+            .and_then(|(bits, outside)| (!outside).then(|| Some(BooleanArray::new(bits, None)))))
     }
 
     /// The table for the filter as it is now: the cached one if the filter has not changed
@@ -510,7 +497,7 @@ impl Conjunct {
         let values = cast(values.as_ref(), data_type)?;
         let held = self
             .evaluate_plain(&self.single_column_batch(column, values)?)?
-            .map(|mask| mask.values().bit_chunks().iter_padded().collect());
+            .map(|mask| SpanBitmap::new(domain.min, domain.span as u64, mask.values().bit_chunks().iter_padded().collect()));
         let null_holds = self.holds_on_null(column, data_type)?;
         let table = Arc::new(TruthTable { generation, held, null_holds });
         *cached = Some(Arc::clone(&table));
@@ -616,73 +603,6 @@ impl Domain {
         let (min, max) = (integer(&min)?, integer(&max)?);
         let span = usize::try_from(max.checked_sub(min)?.checked_add(1)?).ok()?;
         (span <= limit).then(|| Arc::new(Domain { min, span, table: parking_lot::Mutex::new(None) }))
-    }
-}
-
-/// A [`TruthTable`] at hand for looking rows up.
-struct Lookup<'a> {
-    min: i64,
-    span: u64,
-    held: &'a [u64],
-    null_holds: bool,
-}
-
-impl Lookup<'_> {
-    /// Each row's outcome (only the rows of `within`, if given), or `None` if some value lies
-    /// outside the table.
-    fn rows<T>(&self, array: &ArrayRef, within: Option<&BooleanBuffer>) -> Option<BooleanBuffer>
-    where
-        T: datafusion::arrow::datatypes::ArrowPrimitiveType,
-        T::Native: Into<i64>,
-    {
-        let values = array.as_primitive_opt::<T>()?.values();
-        let nulls = array.nulls().filter(|nulls| nulls.null_count() > 0);
-        if within.is_none() && nulls.is_none() {
-            return self.every_row(values);
-        }
-        let mut outside = false;
-        let holds = |row: usize| -> bool {
-            if nulls.is_some_and(|nulls| nulls.is_null(row)) {
-                return self.null_holds;
-            }
-            self.value(values[row].into()).unwrap_or_else(|| {
-                outside = true;
-                false
-            })
-        };
-        let bits = match within {
-            Some(within) => test_selected(within, holds),
-            None => BooleanBuffer::collect_bool(values.len(), holds),
-        };
-        (!outside).then_some(bits)
-    }
-
-    /// The outcome for `value`, `None` outside the table.
-    fn value(&self, value: i64) -> Option<bool> {
-        let offset = value.wrapping_sub(self.min) as u64;
-        (offset < self.span).then(|| self.bit(offset))
-    }
-
-    fn bit(&self, offset: u64) -> bool {
-        self.held.get((offset / 64) as usize).is_some_and(|word| word >> (offset % 64) & 1 != 0)
-    }
-
-    /// Every row of a column without NULLs, 64 rows to a word and without a branch per row:
-    /// this runs over whole fact-table scans.
-    fn every_row<N: Into<i64> + Copy>(&self, values: &[N]) -> Option<BooleanBuffer> {
-        let mut words = Vec::with_capacity(values.len().div_ceil(64));
-        let mut outside = false;
-        for chunk in values.chunks(64) {
-            let mut word = 0u64;
-            for (position, value) in chunk.iter().enumerate() {
-                let offset = (*value).into().wrapping_sub(self.min) as u64;
-                let inside = offset < self.span;
-                outside |= !inside;
-                word |= u64::from(inside && self.bit(offset)) << position;
-            }
-            words.push(word);
-        }
-        (!outside).then(|| BooleanBuffer::new(Buffer::from_vec(words), 0, values.len()))
     }
 }
 
