@@ -99,7 +99,9 @@ kubectl create namespace cairn-system >/dev/null
 
 say "installing the CRDs and the chart"
 check "kubectl apply -f crds/" kubectl apply -f "${repository}/crds/"
-check "CRD is established" kubectl wait --for=condition=Established --timeout=60s crd/starrocksclusters.starrocks.cairn.dev
+# Right after creation the CRD has no status.conditions yet, and kubectl wait then errors
+# instead of waiting.
+check "CRD is established" eventually 60 kubectl wait --for=condition=Established --timeout=5s crd/starrocksclusters.starrocks.cairn.dev
 check "helm lint" helm lint "${repository}/charts/cairn-operator"
 check "helm install" helm install cairn-operator "${repository}/charts/cairn-operator" -n cairn-system --wait --timeout 120s
 check "chart Deployment is available" eventually 60 kubectl -n cairn-system wait --for=condition=Available --timeout=5s deployment/cairn-operator
