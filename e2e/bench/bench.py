@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare import diff  # noqa: E402
 from data import ALL_TABLES, ensure_data, scale_name  # noqa: E402
-from engines import ENGINES, Cairn, EngineError, fresh_dir, load_engine  # noqa: E402
+from engines import CLIENTS, ENGINES, Cairn, EngineError, fresh_dir, load_engine  # noqa: E402
 from queries import SUITES, load_queries, tables_for  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -55,6 +55,10 @@ def parse_arguments(argv):
                         help="bytes of CSV per Stream Load into Cairn (default 256 MiB)")
     parser.add_argument("--query-timeout", type=int, default=1800,
                         help="seconds a Cairn query may take over MySQL (default 1800)")
+    parser.add_argument("--client", default="mysqlclient", choices=CLIENTS,
+                        help="the Python MySQL driver Cairn's queries go through (default "
+                             "mysqlclient, in C like the peers' in-process fetch; pymysql "
+                             "decodes rows in Python)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the engines' storage under --work-dir after the run")
     return parser.parse_args(argv)
@@ -225,7 +229,7 @@ def main(argv=None) -> int:
         engine_dir = fresh_dir(work / name)
         if name == "cairn":
             engine = Cairn(engine_dir, chunk_bytes=args.load_chunk_mb << 20,
-                           query_timeout=args.query_timeout)
+                           query_timeout=args.query_timeout, client=args.client)
         else:
             engine = ENGINES[name](engine_dir)
         say(f"[{name}] starting and loading {len(tables)} tables ...")
@@ -235,10 +239,12 @@ def main(argv=None) -> int:
             loads[name]["version"] = str(engine.version)
             if name == "cairn":
                 loads[name]["binary"] = str(engine.binary)
+                loads[name]["client"] = args.client
                 loads[name]["stream_loads"] = engine.load_stats
             engines[name] = engine
             say(f"[{name}] loaded in {loads[name]['seconds']:.1f}s, "
-                f"{loads[name]['size_bytes'] / 1e6:.1f} MB on disk")
+                f"{loads[name]['size_bytes'] / 1e6:.1f} MB on disk"
+                + (f"; queries through {args.client}" if name == "cairn" else ""))
         except Exception as error:
             message = f"{type(error).__name__}: {error}"
             if not isinstance(error, EngineError):

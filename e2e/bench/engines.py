@@ -1,7 +1,8 @@
 """The engines under test. Each loads the benchmark files into its own storage and runs SQL.
 
   cairn       `cairn allin1` on free loopback ports; StarRocks DDL; Stream Load (HTTP) of the
-              CSV files; queries over the MySQL protocol with PyMySQL
+              CSV files; queries over the MySQL protocol with mysqlclient (the C driver on
+              libmariadb that Django uses) in the benchmark, PyMySQL in the differential test
   duckdb      a DuckDB database file, tables loaded from the CSV files, SET threads = 2
   datafusion  DataFusion (Python) over the Parquet files, target_partitions = 2
   chdb        chDB (embedded ClickHouse) MergeTree tables loaded from the CSV files,
@@ -108,15 +109,24 @@ def starrocks_ddl(table: Table) -> str:
     )
 
 
+# The Python MySQL drivers Cairn's queries can go through. PyMySQL decodes rows in Python: on
+# TPC-H q16's 18 314 rows that is 70-100 ms of the client's CPU against about 10 ms in
+# mysqlclient's C, while the peers hand their rows over in-process from C++ or Rust.
+CLIENTS = ("mysqlclient", "pymysql")
+
+
 class Cairn(Engine):
     name = "cairn"
     host = "127.0.0.1"
     startup_seconds = 120
 
     def __init__(self, work_dir: Path, binary: Path | None = None, chunk_bytes: int = 256 << 20,
-                 query_timeout: int = 3600):
+                 query_timeout: int = 3600, client: str = "pymysql"):
         super().__init__(work_dir)
+        if client not in CLIENTS:
+            raise EngineError(f"unknown MySQL client {client!r}: one of {', '.join(CLIENTS)}")
         self.binary = binary or cairn_binary()
+        self.client = client
         self.chunk_bytes = chunk_bytes
         self.query_timeout = query_timeout
         self.process: subprocess.Popen | None = None
@@ -182,15 +192,22 @@ class Cairn(Engine):
         return f"--- last lines of {self.log_path} ---\n" + "\n".join(text[-lines:])
 
     def _connection(self, database: str | None):
-        import pymysql
-
         key = database or ""
         connection = self.connections.get(key)
         if connection is None:
-            connection = pymysql.connect(
-                host=self.host, port=self.query_port, user="root", password="",
-                database=database, autocommit=True, connect_timeout=10,
-                read_timeout=self.query_timeout, write_timeout=self.query_timeout)
+            options = dict(host=self.host, port=self.query_port, user="root", password="",
+                           autocommit=True, connect_timeout=10,
+                           read_timeout=self.query_timeout, write_timeout=self.query_timeout)
+            if database:
+                options["database"] = database
+            if self.client == "mysqlclient":
+                import MySQLdb
+
+                connection = MySQLdb.connect(**options)
+            else:
+                import pymysql
+
+                connection = pymysql.connect(**options)
             self.connections[key] = connection
         return connection
 

@@ -17,6 +17,8 @@ cd "$repository"
 source e2e/tools/common.sh
 export PYTHONDONTWRITEBYTECODE=1
 
+# mysqlclient (requirements.txt) compiles against libmariadb and the Python headers.
+bash e2e/tools/apt.sh libmariadb-dev python3-dev gcc >&2
 venv="$(bash e2e/tools/python.sh e2e/bench/requirements.txt)"
 
 script=e2e/bench/bench.py
