@@ -64,6 +64,25 @@ def test_group_by_low_cardinality_strings_groups_codes_and_returns_strings(conne
         assert [(city, device, count, int(total)) for city, device, count, total in cursor.fetchall()] == [
             (*key, *expected[key]) for key in sorted_nulls_first(expected)]
 
+        # Two codes are grouped as one 64-bit pair, whichever key is NULL, between keys that
+        # stay as they are, and a third code stays alone.
+        cases = {
+            "city, amount % 2, device": lambda city, device, note, amount: (city, amount % 2, device),
+            "device, city": lambda city, device, note, amount: (device, city),
+            "device, note, city": lambda city, device, note, amount: (device, note, city),
+        }
+        for keys, key_of in cases.items():
+            query = f"SELECT {keys}, count(*), sum(amount) FROM visits GROUP BY {keys}"
+            plan = explain(cursor, query)
+            assert "gby=[pair(" in plan, plan
+            expected = defaultdict(lambda: [0, 0])
+            for _, city, device, note, amount in rows:
+                expected[key_of(city, device, note, amount)][0] += 1
+                expected[key_of(city, device, note, amount)][1] += amount
+            cursor.execute(query)
+            got = {tuple(values[:-2]): [values[-2], int(values[-1])] for values in cursor.fetchall()}
+            assert got == dict(expected), keys
+
         # A column an aggregate reads stays a string; the other key is still coded.
         query = "SELECT device, min(city), max(city), count(DISTINCT city) FROM visits GROUP BY device ORDER BY device"
         plan = explain(cursor, query)
