@@ -4,6 +4,7 @@
 //! ([`Frontend::serve_http`]). It reaches tablets only through a
 //! [`cairn_be::BackendService`].
 
+mod bucket_aggregation;
 pub mod catalog;
 pub mod convert;
 pub mod ddl;

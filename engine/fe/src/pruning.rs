@@ -20,8 +20,9 @@ use crate::router::hash_buckets;
 /// Most value combinations bucket pruning hashes; beyond it, every bucket is read.
 const MAX_BUCKET_COMBINATIONS: usize = 1024;
 
-/// The tablets of `table` that rows matching `filters` can be in, with the version of each.
-pub fn tablets_to_scan(table: &Table, filters: &[Expr]) -> Vec<(TabletId, Version)> {
+/// The tablets of `table` that rows matching `filters` can be in, each with its bucket (its
+/// position in its partition) and version.
+pub fn tablets_to_scan(table: &Table, filters: &[Expr]) -> Vec<(usize, TabletId, Version)> {
     let column = match &table.definition.partition {
         PartitionDesc::Range { columns, .. } => columns.first().cloned(),
         PartitionDesc::TimeExpression { column, .. } => Some(column.clone()),
@@ -46,7 +47,7 @@ pub fn tablets_to_scan(table: &Table, filters: &[Expr]) -> Vec<(TabletId, Versio
                 .iter()
                 .enumerate()
                 .filter(move |(bucket, _)| buckets.as_ref().is_none_or(|buckets| buckets.contains(bucket)))
-                .map(move |(_, tablet)| (tablet.id, partition.visible_version))
+                .map(move |(bucket, tablet)| (bucket, tablet.id, partition.visible_version))
         })
         .collect()
 }
@@ -367,7 +368,7 @@ mod tests {
     }
 
     fn scanned(table: &Table, filters: &[Expr]) -> BTreeSet<TabletId> {
-        tablets_to_scan(table, filters).into_iter().map(|(tablet, version)| {
+        tablets_to_scan(table, filters).into_iter().map(|(_, tablet, version)| {
             assert_eq!(version, 5);
             tablet
         }).collect()

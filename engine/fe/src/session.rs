@@ -113,6 +113,7 @@ impl FeSession {
             .with_config(config)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(crate::dynamic_filters::DynamicFilterPlacement))
+            .with_physical_optimizer_rule(Arc::new(crate::bucket_aggregation::BucketAggregation))
             .with_physical_optimizer_rule(Arc::new(crate::low_cardinality::LowCardinalityGroupBy))
             .with_physical_optimizer_rule(Arc::new(crate::runtime_filter::RuntimeFilters))
             .build();

@@ -30,7 +30,7 @@ use futures::StreamExt;
 
 use cairn_be::{BackendService, ScanPredicate, ScanRequest, TabletSchema};
 use cairn_common::ids::{TabletId, Version};
-use cairn_common::KeysType;
+use cairn_common::{DistributionDesc, KeysType};
 
 use crate::catalog::Table;
 use crate::metadata::Metadata;
@@ -250,7 +250,8 @@ impl TableProvider for OlapTable {
             None => (0..self.schema.fields().len()).collect(),
         };
         let output_schema = Arc::new(self.schema.project(&projection)?);
-        let tablets = crate::pruning::tablets_to_scan(&self.table, filters);
+        let scanned = crate::pruning::tablets_to_scan(&self.table, filters);
+        let tablets: Vec<(TabletId, Version)> = scanned.iter().map(|(_, tablet, version)| (*tablet, *version)).collect();
         let predicate = crate::pruning::scan_predicate(&self.table, filters);
         let filter = crate::scan_filter::ScanFilter::plan(filters, &output_schema, state).map(Arc::new);
         // Rowset metadata counts the stored rows. The count is exact only where no row
@@ -286,9 +287,21 @@ impl TableProvider for OlapTable {
         let target_partitions = state.config().target_partitions().max(1);
         let group_count = tablets.len().clamp(1, target_partitions);
         let mut groups: Vec<Vec<(TabletId, Version)>> = vec![Vec::new(); group_count];
-        for (index, tablet) in tablets.into_iter().enumerate() {
-            groups[index % group_count].push(tablet);
+        let mut buckets: Vec<usize> = scanned.iter().map(|(bucket, ..)| *bucket).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        // Tablets of one bucket share a partition, so that rows with equal distribution
+        // columns meet in one partition (bucket_aggregation.rs), unless there are too few
+        // buckets to keep every partition busy (one bucket a day, say).
+        let by_bucket = buckets.len() >= group_count;
+        for (index, (bucket, tablet, version)) in scanned.into_iter().enumerate() {
+            let group = match by_bucket {
+                true => buckets.binary_search(&bucket).unwrap_or(index),
+                false => index,
+            };
+            groups[group % group_count].push((tablet, version));
         }
+        let bucketed_by = if by_bucket { self.bucket_columns(&projection) } else { None };
         Ok(Arc::new(TabletScanExec::new(
             self.table.name().to_string(),
             output_schema,
@@ -300,7 +313,30 @@ impl TableProvider for OlapTable {
         )
         .with_row_count(row_count)
         .with_column_bounds(column_bounds)
-        .with_filter(filter)))
+        .with_filter(filter)
+        .with_bucketed_by(bucketed_by)))
+    }
+}
+
+impl OlapTable {
+    /// The output positions of the table's hash distribution columns, if all are projected
+    /// and every partition has as many buckets: then equal values of them share a bucket
+    /// number in every partition.
+    fn bucket_columns(&self, projection: &[usize]) -> Option<Vec<usize>> {
+        let Some(DistributionDesc::Hash { columns, .. }) = &self.table.definition.distribution else { return None };
+        let mut bucket_counts = self.table.partitions.values().map(|partition| partition.tablets.len());
+        let first = bucket_counts.next()?;
+        if bucket_counts.any(|count| count != first) || columns.is_empty() {
+            return None;
+        }
+        columns
+            .iter()
+            .map(|name| {
+                projection.iter().position(|index| {
+                    self.table.columns().get(*index).is_some_and(|column| column.name.eq_ignore_ascii_case(name))
+                })
+            })
+            .collect()
     }
 }
 
@@ -330,6 +366,9 @@ pub struct TabletScanExec {
     /// Output columns that leave the scan as GROUP BY codes of their strings
     /// (`low_cardinality.rs`); the schema types them UInt32.
     coded: Vec<(usize, Arc<crate::low_cardinality::GlobalDictionary>)>,
+    /// Output columns holding the table's hash distribution columns, where each partition
+    /// reads whole buckets: rows equal in these columns are then in one partition.
+    bucketed_by: Option<Vec<usize>>,
     /// What `EXPLAIN ANALYZE` shows: rows read and returned, and the time spent filtering
     /// (and decoding or coding dictionary-encoded columns).
     metrics: ExecutionPlanMetricsSet,
@@ -365,6 +404,7 @@ impl TabletScanExec {
             filter: None,
             dictionary_columns: Vec::new(),
             coded: Vec::new(),
+            bucketed_by: None,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -391,6 +431,16 @@ impl TabletScanExec {
             .collect();
         self.filter = filter;
         self
+    }
+
+    fn with_bucketed_by(mut self, bucketed_by: Option<Vec<usize>>) -> Self {
+        self.bucketed_by = bucketed_by;
+        self
+    }
+
+    /// The output columns rows are bucketed by, if each partition reads whole buckets.
+    pub(crate) fn bucketed_by(&self) -> Option<&[usize]> {
+        self.bucketed_by.as_deref()
     }
 
     /// The storage name of output column `position`.
