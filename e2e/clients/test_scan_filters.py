@@ -154,3 +154,28 @@ def test_runtime_filters_keep_every_join_types_answer_with_nulls(connection):
         matched = sum(1 for _, member in visits if member in every_member)
         unmatched_members = sum(1 for member, _ in members if member is None or member not in {m for _, m in visits})
         assert cursor.fetchall() == ((matched + unmatched_members, matched),)
+
+
+def test_the_filters_the_scan_applies_are_not_evaluated_again(connection):
+    with connection.cursor() as cursor:
+        sales = load(cursor)
+        cursor.execute("INSERT INTO products VALUES (5000, NULL)")
+        # A regular expression (two wildcards inside), a comparison and IS NOT NULL: all run in
+        # the scan, and the FilterExec above only makes its projection.
+        query = ("SELECT count(*), sum(product_id) FROM products "
+                 "WHERE category NOT LIKE '%ar%e%' AND product_id >= 10 AND category IS NOT NULL")
+        cursor.execute("EXPLAIN " + query)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        assert "FilterExec: true" in plan and "NOT LIKE %ar%e%" in plan, plan
+        kept = [product for product in range(10, PRODUCTS) if "ar" not in product_category(product)]
+        cursor.execute(query)
+        assert cursor.fetchone() == (len(kept), sum(kept))
+
+        # A volatile filter is left to FilterExec alone: evaluating it twice would change
+        # the answer.
+        query = "SELECT count(*) FROM sales WHERE rand() < 2 AND amount < 10"
+        cursor.execute("EXPLAIN " + query)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        assert re.search(r"FilterExec: .*random\(\) < 2", plan), plan
+        cursor.execute(query)
+        assert cursor.fetchone() == (sum(1 for sale in sales if sale[3] < 10),)

@@ -24,6 +24,7 @@ pub mod partial_update;
 pub mod partition;
 pub mod process;
 pub mod pruning;
+mod redundant_filter;
 pub mod routine_load;
 pub mod router;
 mod runtime_filter;

@@ -126,6 +126,10 @@ struct Conjunct {
     domain: Option<Arc<Domain>>,
     /// Set for `column <op> literal` on a primitive column, which tests the survivors in place.
     comparison: Option<Arc<Comparison>>,
+    /// Set for the query's own filters, which the scan applies exactly: a failure is the
+    /// query's error, and no `FilterExec` above repeats them (`redundant_filter.rs`). Dynamic
+    /// and runtime filters only repeat what their join does, so a failing one is skipped.
+    required: bool,
 }
 
 /// A dynamic filter's outcome for every integer between a column's smallest and largest
@@ -182,7 +186,7 @@ impl ScanFilter {
             }
             // The scan's own schema is unqualified.
             let Ok(expression) = session.create_physical_expr(unnormalize_col(filter.clone()), &df_schema) else { continue };
-            conjuncts.extend(Conjunct::new(expression, schema));
+            conjuncts.extend(Conjunct::new(expression, schema).map(|conjunct| Conjunct { required: true, ..conjunct }));
         }
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
     }
@@ -291,18 +295,18 @@ impl ScanFilter {
         }
     }
 
-    /// The rows of `batch` every conjunct keeps; the batch unchanged if evaluation fails.
+    /// The rows of `batch` every conjunct keeps.
     pub fn apply(&self, batch: RecordBatch) -> DataFusionResult<RecordBatch> {
-        match self.selection(&batch) {
-            Ok(Some(selection)) if selection.true_count() < batch.num_rows() => {
-                Ok(filter_record_batch(&batch, &selection)?)
-            }
-            Ok(_) => Ok(batch),
-            Err(error) => {
-                tracing::debug!(%error, "a scan filter failed; the batch is left to FilterExec");
-                Ok(batch)
-            }
+        match self.selection(&batch)? {
+            Some(selection) if selection.true_count() < batch.num_rows() => Ok(filter_record_batch(&batch, &selection)?),
+            _ => Ok(batch),
         }
+    }
+
+    /// Whether `expression` is one of the query's own filters, which this scan applies
+    /// exactly (a dynamic or runtime filter equal to it would not do).
+    pub fn applies(&self, expression: &dyn PhysicalExpr) -> bool {
+        self.conjuncts.iter().any(|conjunct| conjunct.required && conjunct.expression.as_ref() == expression)
     }
 
     fn selection(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
@@ -318,7 +322,8 @@ impl ScanFilter {
                 break;
             }
             let sparse = alive as f64 <= rows as f64 * NARROW_BELOW;
-            let next = match &selection {
+            let attempt = (|| -> DataFusionResult<Option<BooleanArray>> {
+                Ok(match &selection {
                 None => conjunct.evaluate(batch)?,
                 // A table lookup or a comparison at the selected rows only.
                 Some(current) if conjunct.tests_in_place(alive as f64 / rows as f64) => {
@@ -336,6 +341,17 @@ impl ScanFilter {
                 Some(current) => {
                     conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
                 }
+                })
+            })();
+            let next = match attempt {
+                Ok(next) => next,
+                Err(error) if !conjunct.required => {
+                    tracing::debug!(%error, "a dynamic scan filter failed; its join still applies it");
+                    continue;
+                }
+                // The fast paths evaluate on rows, or dictionary values, that earlier
+                // conjuncts dropped; FilterExec would not have, so only the survivors decide.
+                Err(_) => conjunct.evaluate_plainly(batch, selection.as_ref(), alive)?,
             };
             // `None`: the conjunct keeps every row (a dynamic filter not yet built).
             if let Some(next) = next {
@@ -371,7 +387,15 @@ impl Conjunct {
             })
             .collect();
         let comparison = Comparison::of(&expression, schema).map(Arc::new);
-        Some(Conjunct { expression, narrow_schema: Arc::new(Schema::new(fields)), columns, selectivity: None, domain: None, comparison })
+        Some(Conjunct {
+            expression,
+            narrow_schema: Arc::new(Schema::new(fields)),
+            columns,
+            selectivity: None,
+            domain: None,
+            comparison,
+            required: false,
+        })
     }
 
     /// True where the conjunct holds; NULL counts as false, as WHERE treats it. `None` when
@@ -549,6 +573,24 @@ impl Conjunct {
             columns,
             &RecordBatchOptions::new().with_row_count(Some(rows)),
         )?)
+    }
+
+    /// The conjunct evaluated the plain way at the rows `selection` keeps (every row without
+    /// one), its columns decoded: the rows FilterExec would have evaluated it on.
+    fn evaluate_plainly(&self, batch: &RecordBatch, selection: Option<&BooleanArray>, alive: usize) -> DataFusionResult<Option<BooleanArray>> {
+        let mut columns = batch.columns().to_vec();
+        for index in &self.columns {
+            if let Some(column) = columns.get_mut(*index)
+                && is_dictionary(column.data_type())
+            {
+                *column = decode(column)?;
+            }
+        }
+        let decoded = self.placeholder_batch(columns, batch.num_rows())?;
+        match selection {
+            None => self.evaluate_plain(&decoded),
+            Some(current) => Ok(self.evaluate_plain(&self.narrow(&decoded, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))),
+        }
     }
 
     fn evaluate_plain(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
@@ -818,17 +860,26 @@ mod tests {
     }
 
     #[test]
-    fn volatile_filters_and_failures_are_left_to_filter_exec() -> DataFusionResult<()> {
+    fn volatile_filters_stay_out_and_failures_are_the_querys() -> DataFusionResult<()> {
         let context = SessionContext::new();
         let state = context.state();
         let input = batch()?;
         let random = datafusion::functions::math::expr_fn::random().lt(lit(0.5));
         assert!(ScanFilter::plan(&[random], &input.schema(), &state).is_none());
-        // 100 / (id - 50) fails on row 50: the batch passes through whole.
+        // 100 / (id - 50) fails on row 50: the query's own filter fails the query, as
+        // FilterExec would have.
         let failing = (lit(100) / (col("id") - lit(50))).gt(lit(0));
-        let plan = ScanFilter::plan(&[failing], &input.schema(), &state);
-        let output = plan.map(|plan| plan.apply(input.clone())).transpose()?;
-        assert_eq!(output.map(|batch| batch.num_rows()), Some(100));
+        let plan = ScanFilter::plan(std::slice::from_ref(&failing), &input.schema(), &state).expect("planned");
+        assert!(plan.apply(input.clone()).is_err());
+        // Row 50 dropped by an earlier conjunct: the whole-batch evaluation fails there, but
+        // only the survivors decide.
+        let plan = ScanFilter::plan(&[col("id").not_eq(lit(50)), failing.clone()], &input.schema(), &state).expect("planned");
+        assert_eq!(ids(&plan.apply(input.clone())?), (51..100).map(Some).collect::<Vec<_>>());
+        // A dynamic filter that fails is skipped: its join applies it anyway.
+        let schema = DFSchema::try_from(input.schema())?;
+        let dynamic = state.create_physical_expr(failing, &schema)?;
+        let plan = ScanFilter::with_dynamic(None, vec![dynamic], &input.schema(), &[], 0).expect("planned");
+        assert_eq!(plan.apply(input.clone())?.num_rows(), 100);
         Ok(())
     }
 }

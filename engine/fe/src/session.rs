@@ -112,6 +112,7 @@ impl FeSession {
         let state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(crate::redundant_filter::RedundantFilters))
             .with_physical_optimizer_rule(Arc::new(crate::dynamic_filters::DynamicFilterPlacement))
             .with_physical_optimizer_rule(Arc::new(crate::bucket_aggregation::BucketAggregation))
             .with_physical_optimizer_rule(Arc::new(crate::low_cardinality::LowCardinalityGroupBy))

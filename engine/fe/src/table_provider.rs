@@ -438,6 +438,11 @@ impl TabletScanExec {
         self
     }
 
+    /// The filters the scan evaluates on each batch.
+    pub(crate) fn filter(&self) -> Option<&crate::scan_filter::ScanFilter> {
+        self.filter.as_deref()
+    }
+
     /// The output columns rows are bucketed by, if each partition reads whole buckets.
     pub(crate) fn bucketed_by(&self) -> Option<&[usize]> {
         self.bucketed_by.as_deref()
