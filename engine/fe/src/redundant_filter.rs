@@ -8,17 +8,20 @@
 //! `o_comment NOT LIKE '%special%requests%'` is a regular expression over 1.5M strings,
 //! 116-196 ms of CPU each time.
 //!
-//! The `FilterExec` stays, with the predicate `true`: it still makes its projection and
-//! gathers the scan's small filtered batches into full ones, which the operators above
-//! are faster with.
+//! The `FilterExec` stays with only the equalities among them (`true` if none): it still
+//! makes its projection, gathers the scan's small filtered batches into full ones, which
+//! the operators above are faster with, and knows what it knew about its rows (the plan
+//! above may rely on `sensor_id = 1` making `sensor_id` constant).
 
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Result, ScalarValue};
-use datafusion::physical_expr::expressions::Literal;
-use datafusion::physical_expr::split_conjunction;
+use datafusion::common::Result;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::BinaryExpr;
+use datafusion::physical_expr::utils::conjunction;
+use datafusion::physical_expr::{PhysicalExpr, split_conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
@@ -43,13 +46,24 @@ impl PhysicalOptimizerRule for RedundantFilters {
             let Some(scan_filter) = scan_below(filter.input()).and_then(TabletScanExec::filter) else {
                 return Ok(Transformed::no(node));
             };
-            let already_true = filter.predicate().downcast_ref::<Literal>().is_some_and(|literal| literal.value() == &ScalarValue::Boolean(Some(true)));
-            if already_true || !split_conjunction(filter.predicate()).into_iter().all(|conjunct| scan_filter.applies(conjunct.as_ref())) {
+            let conjuncts = split_conjunction(filter.predicate());
+            if !conjuncts.iter().all(|conjunct| scan_filter.applies(conjunct.as_ref())) {
                 return Ok(Transformed::no(node));
             }
-            let always = Arc::new(Literal::new(ScalarValue::Boolean(Some(true))));
-            let passing: Arc<dyn ExecutionPlan> = Arc::new(FilterExecBuilder::from(filter).with_predicate(always).build()?);
-            Ok(if passing.schema() == node.schema() { Transformed::yes(passing) } else { Transformed::no(node) })
+            // Equalities tell the plan about the rows (a column equal to a literal is constant,
+            // which an ordering above may rely on); they stay, cheap as they are.
+            let equalities: Vec<Arc<dyn PhysicalExpr>> = conjuncts
+                .into_iter()
+                .filter(|conjunct| conjunct.downcast_ref::<BinaryExpr>().is_some_and(|binary| *binary.op() == Operator::Eq))
+                .cloned()
+                .collect();
+            let predicate = conjunction(equalities);
+            if predicate.as_ref() == filter.predicate().as_ref() {
+                return Ok(Transformed::no(node));
+            }
+            let rebuilt: Arc<dyn ExecutionPlan> = Arc::new(FilterExecBuilder::from(filter).with_predicate(predicate).build()?);
+            let knows_the_same = rebuilt.properties().equivalence_properties().to_string() == node.properties().equivalence_properties().to_string();
+            Ok(if knows_the_same && rebuilt.schema() == node.schema() { Transformed::yes(rebuilt) } else { Transformed::no(node) })
         })
         .map(|transformed| transformed.data)
     }
