@@ -18,17 +18,16 @@
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::{JoinType, Result};
+use datafusion::common::{JoinSide, JoinType, Result};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
-use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{Distribution, ExecutionPlan, Partitioning};
 
+use crate::column_lineage::{join_column, projected_from};
 use crate::table_provider::TabletScanExec;
 
 #[derive(Debug, Default)]
@@ -148,16 +147,8 @@ fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn Execut
     if node.downcast_ref::<TabletScanExec>().is_some() {
         return Some((Arc::clone(node), column));
     }
-    if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
-        let source = projection.expr().get(column)?.expr.downcast_ref::<Column>()?.index();
-        return trace(projection.input(), source);
-    }
-    if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        let source = match filter.projection() {
-            Some(projection) => *projection.get(column)?,
-            None => column,
-        };
-        return trace(filter.input(), source);
+    if let Some((input, source)) = projected_from(node, column) {
+        return trace(input, source);
     }
     if let Some(join) = node.downcast_ref::<HashJoinExec>() {
         // Output partition i is probe partition i joined with the whole build side: only a
@@ -165,14 +156,10 @@ fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn Execut
         if join.mode != PartitionMode::CollectLeft {
             return None;
         }
-        let index = match &join.projection {
-            Some(projection) => *projection.get(column)?,
-            None => column,
-        };
-        let left_width = join.left.schema().fields().len();
-        return match join.join_type {
-            JoinType::Inner | JoinType::Right if index >= left_width => trace(&join.right, index - left_width),
-            JoinType::RightSemi | JoinType::RightAnti => trace(&join.right, index),
+        return match (join.join_type, join_column(join, column)?) {
+            (JoinType::Inner | JoinType::Right | JoinType::RightSemi | JoinType::RightAnti, (JoinSide::Right, index)) => {
+                trace(&join.right, index)
+            }
             _ => None,
         };
     }

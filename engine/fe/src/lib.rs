@@ -6,6 +6,7 @@
 
 mod bucket_aggregation;
 pub mod catalog;
+mod column_lineage;
 pub mod convert;
 pub mod ddl;
 mod dynamic_filters;

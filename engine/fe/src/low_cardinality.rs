@@ -42,6 +42,7 @@ use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::Partitioning;
 use parking_lot::Mutex;
 
+use crate::column_lineage::projected_from;
 use crate::table_provider::TabletScanExec;
 
 /// The codes of one column's strings in one query.
@@ -650,17 +651,14 @@ fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn Execut
         return Some((Arc::clone(node), column));
     }
     let reads = |expression: &Arc<dyn PhysicalExpr>, index: usize| collect_columns(expression).iter().any(|c| c.index() == index);
-    if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
-        let source = projection.expr().get(column)?.expr.downcast_ref::<Column>()?.index();
-        let others_read = projection.expr().iter().enumerate().any(|(index, expression)| index != column && reads(&expression.expr, source));
-        return if others_read { None } else { trace(projection.input(), source) };
-    }
-    if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        let source = match filter.projection() {
-            Some(projection) => *projection.get(column)?,
-            None => column,
+    if let Some((input, source)) = projected_from(node, column) {
+        let read_on_the_way = match node.downcast_ref::<ProjectionExec>() {
+            Some(projection) => {
+                projection.expr().iter().enumerate().any(|(index, expression)| index != column && reads(&expression.expr, source))
+            }
+            None => node.downcast_ref::<FilterExec>().is_some_and(|filter| reads(filter.predicate(), source)),
         };
-        return if reads(filter.predicate(), source) { None } else { trace(filter.input(), source) };
+        return if read_on_the_way { None } else { trace(input, source) };
     }
     if let Some(repartition) = node.downcast_ref::<RepartitionExec>() {
         if let Partitioning::Hash(expressions, _) = repartition.partitioning()

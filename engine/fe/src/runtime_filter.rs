@@ -37,21 +37,20 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{DataFusionError, JoinType, NullEquality, Result, Statistics};
+use datafusion::common::{DataFusionError, JoinSide, JoinType, NullEquality, Result, Statistics};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
-use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
-use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
 
+use crate::column_lineage::{join_column, projected_from};
 use crate::span_bitmap::SpanBitmap;
 use crate::table_provider::TabletScanExec;
 
@@ -475,29 +474,16 @@ fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn Execut
     if node.downcast_ref::<TabletScanExec>().is_some() {
         return Some((Arc::clone(node), column));
     }
-    if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
-        let source = projection.expr().get(column)?.expr.downcast_ref::<Column>()?.index();
-        return trace(projection.input(), source);
-    }
-    if let Some(filter) = node.downcast_ref::<FilterExec>() {
-        let source = match filter.projection() {
-            Some(projection) => *projection.get(column)?,
-            None => column,
-        };
-        return trace(filter.input(), source);
+    if let Some((input, source)) = projected_from(node, column) {
+        return trace(input, source);
     }
     if let Some(join) = node.downcast_ref::<HashJoinExec>() {
-        let index = match &join.projection {
-            Some(projection) => *projection.get(column)?,
-            None => column,
-        };
-        let left_width = join.left.schema().fields().len();
         // Only from a side each of whose output rows carries one of its rows' values.
-        return match join.join_type {
-            JoinType::Inner | JoinType::Left if index < left_width => trace(&join.left, index),
-            JoinType::Inner | JoinType::Right if index >= left_width => trace(&join.right, index - left_width),
-            JoinType::LeftSemi | JoinType::LeftAnti => trace(&join.left, index),
-            JoinType::RightSemi | JoinType::RightAnti => trace(&join.right, index),
+        return match (join.join_type, join_column(join, column)?) {
+            (JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti, (JoinSide::Left, index)) => trace(&join.left, index),
+            (JoinType::Inner | JoinType::Right | JoinType::RightSemi | JoinType::RightAnti, (JoinSide::Right, index)) => {
+                trace(&join.right, index)
+            }
             _ => None,
         };
     }
