@@ -43,6 +43,7 @@ use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
@@ -442,13 +443,17 @@ fn place(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>
     if !drops_unmatched_probe_rows || join.null_aware || join.null_equality != NullEquality::NullEqualsNothing {
         return Ok(None);
     }
-    let [(build_key, probe_key)] = join.on.as_slice() else { return Ok(None) };
-    let Some(probe_column) = probe_key.downcast_ref::<Column>() else { return Ok(None) };
-    let (build_type, probe_type) = (build_key.data_type(&join.left.schema())?, probe_key.data_type(&join.right.schema())?);
-    if build_type != probe_type || !SpanBitmap::looks_up(&build_type) {
-        return Ok(None);
+    // A probe row matches only if every key does: filtering on one key of several only lets
+    // through rows the others then drop.
+    let mut filterable = Vec::new();
+    for (build_key, probe_key) in &join.on {
+        let Some(probe_column) = probe_key.downcast_ref::<Column>() else { continue };
+        let (build_type, probe_type) = (build_key.data_type(&join.left.schema())?, probe_key.data_type(&join.right.schema())?);
+        if build_type == probe_type && SpanBitmap::looks_up(&build_type) {
+            filterable.extend(trace(&join.right, probe_column.index()).map(|(scan, position)| (build_key, scan, position)));
+        }
     }
-    let Some((scan_node, position)) = trace(&join.right, probe_column.index()) else { return Ok(None) };
+    let Some((build_key, scan_node, position)) = filterable.into_iter().next() else { return Ok(None) };
     let Some(scan) = scan_node.downcast_ref::<TabletScanExec>() else { return Ok(None) };
     let slot = Arc::new(RuntimeFilterSlot::new(join.left.properties().output_partitioning().partition_count()));
     let own_dynamic_filter = join.dynamic_expressions_produced().first().and_then(|filter| filter.expression_id());
@@ -476,6 +481,15 @@ fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn Execut
     }
     if let Some((input, source)) = projected_from(node, column) {
         return trace(input, source);
+    }
+    // A group's key: the input rows a key matches nothing in are exactly those of the groups
+    // whose key matches nothing.
+    if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
+        if aggregate.group_expr().has_grouping_set() {
+            return None;
+        }
+        let (key, _) = aggregate.group_expr().expr().get(column)?;
+        return trace(aggregate.input(), key.downcast_ref::<Column>()?.index());
     }
     if let Some(join) = node.downcast_ref::<HashJoinExec>() {
         // Only from a side each of whose output rows carries one of its rows' values.
