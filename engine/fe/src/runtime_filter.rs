@@ -445,15 +445,18 @@ fn place(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>
     }
     // A probe row matches only if every key does: filtering on one key of several only lets
     // through rows the others then drop.
-    let mut filterable = Vec::new();
+    let mut filterable = None;
     for (build_key, probe_key) in &join.on {
         let Some(probe_column) = probe_key.downcast_ref::<Column>() else { continue };
         let (build_type, probe_type) = (build_key.data_type(&join.left.schema())?, probe_key.data_type(&join.right.schema())?);
         if build_type == probe_type && SpanBitmap::looks_up(&build_type) {
-            filterable.extend(trace(&join.right, probe_column.index()).map(|(scan, position)| (build_key, scan, position)));
+            filterable = trace(&join.right, probe_column.index()).map(|(scan, position)| (build_key, scan, position));
+            if filterable.is_some() {
+                break;
+            }
         }
     }
-    let Some((build_key, scan_node, position)) = filterable.into_iter().next() else { return Ok(None) };
+    let Some((build_key, scan_node, position)) = filterable else { return Ok(None) };
     let Some(scan) = scan_node.downcast_ref::<TabletScanExec>() else { return Ok(None) };
     let slot = Arc::new(RuntimeFilterSlot::new(join.left.properties().output_partitioning().partition_count()));
     let own_dynamic_filter = join.dynamic_expressions_produced().first().and_then(|filter| filter.expression_id());

@@ -321,29 +321,7 @@ impl ScanFilter {
             if alive == 0 {
                 break;
             }
-            let sparse = alive as f64 <= rows as f64 * NARROW_BELOW;
-            let attempt = (|| -> DataFusionResult<Option<BooleanArray>> {
-                Ok(match &selection {
-                None => conjunct.evaluate(batch)?,
-                // A table lookup or a comparison at the selected rows only.
-                Some(current) if conjunct.tests_in_place(alive as f64 / rows as f64) => {
-                    match conjunct.evaluate_within(batch, current)? {
-                        Some(within) => within,
-                        None => {
-                            conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
-                        }
-                    }
-                }
-                // A lookup by key per row costs less than narrowing and scattering back.
-                Some(current) if !sparse || conjunct.looks_up(batch) => {
-                    conjunct.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?
-                }
-                Some(current) => {
-                    conjunct.evaluate(&conjunct.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed))
-                }
-                })
-            })();
-            let next = match attempt {
+            let next = match conjunct.select(batch, selection.as_ref(), alive) {
                 Ok(next) => next,
                 Err(error) if !conjunct.required => {
                     tracing::debug!(%error, "a dynamic scan filter failed; its join still applies it");
@@ -368,6 +346,29 @@ impl ScanFilter {
 }
 
 impl Conjunct {
+    /// This conjunct's outcome on `batch`, where `current` holds the `alive` rows the earlier
+    /// conjuncts kept, by the cheapest way at that share of survivors.
+    fn select(&self, batch: &RecordBatch, current: Option<&BooleanArray>, alive: usize) -> DataFusionResult<Option<BooleanArray>> {
+        let Some(current) = current else { return self.evaluate(batch) };
+        let rows = batch.num_rows();
+        let narrowed = || -> DataFusionResult<Option<BooleanArray>> {
+            Ok(self.evaluate(&self.narrow(batch, current, alive)?)?.map(|narrowed| scatter(current, &narrowed)))
+        };
+        // A table lookup or a comparison at the selected rows only.
+        if self.tests_in_place(alive as f64 / rows as f64) {
+            return match self.evaluate_within(batch, current)? {
+                Some(within) => Ok(within),
+                None => narrowed(),
+            };
+        }
+        // A lookup by key per row costs less than narrowing and scattering back.
+        let sparse = alive as f64 <= rows as f64 * NARROW_BELOW;
+        if !sparse || self.looks_up(batch) {
+            return Ok(self.evaluate(batch)?.map(|mask| and(current, &mask)).transpose()?);
+        }
+        narrowed()
+    }
+
     fn new(expression: Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> Option<Conjunct> {
         if !matches!(expression.data_type(schema), Ok(DataType::Boolean)) {
             return None;
