@@ -192,10 +192,13 @@ def test_a_runtime_filter_reaches_through_a_grouped_subquery(connection):
                  "(SELECT max(t.amount) FROM sales t WHERE t.product = s.product)")
         cursor.execute("EXPLAIN ANALYZE " + query)
         plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
-        # The scan under the aggregation (how many rows it drops depends on whether the join
-        # above published its keys before the scan began, so only the filter is checked).
+        # The scan under the aggregation starts as the plan executes (a repartition pulls
+        # it), before the join above has read its build side; it waits for the filter, so
+        # only the sales of the 10 rare products (1%) leave it.
         grouped = [line for line in plan.splitlines() if "TabletScanExec: table=sales, tablets=2, columns=[product, amount]" in line]
         assert len(grouped) == 1 and "runtime_filter(product@0," in grouped[0], plan
+        assert metric(grouped[0], "rows_read") == SALES, grouped[0]
+        assert metric(grouped[0], "output_rows") <= SALES / 100, grouped[0]
         best = {}
         for _, _, product, amount in sales:
             best[product] = max(best.get(product, amount), amount)
@@ -204,3 +207,22 @@ def test_a_runtime_filter_reaches_through_a_grouped_subquery(connection):
         cursor.execute(query)
         assert sorted(cursor.fetchall()) == expected
 
+
+def test_a_scan_read_before_the_join_above_has_built_waits_for_its_runtime_filter(connection):
+    with connection.cursor() as cursor:
+        sales = load(cursor)
+        # TPC-H q7's shape: the lower join's build side (b, the sales with a small amount) is
+        # read as soon as the plan executes, before the products join above it has read the
+        # rare products. Its scan waits for that join's runtime filter, so only the rare
+        # products' sales leave it, not the first batches unfiltered.
+        query = ("SELECT count(*), sum(a.amount) FROM sales a JOIN sales b ON a.id = b.id "
+                 "JOIN products p ON b.product = p.product_id WHERE p.category = 'rare' AND b.amount < 48")
+        matching = [amount for _, _, product, amount in sales if product_category(product) == "rare" and amount < 48]
+        cursor.execute(query)
+        assert cursor.fetchall() == ((len(matching), sum(matching)),)
+        cursor.execute("EXPLAIN ANALYZE " + query)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        filtered = [line for line in plan.splitlines() if "TabletScanExec: table=sales" in line and "runtime_filter(product@" in line]
+        assert len(filtered) == 1 and "10 keys over" in filtered[0], plan
+        assert metric(filtered[0], "rows_read") == SALES, filtered[0]
+        assert metric(filtered[0], "output_rows") <= SALES / 100, plan

@@ -32,10 +32,12 @@
 //! column with a literal tests the survivors in place (`selected_rows.rs`); other conjuncts
 //! run on their columns narrowed to the survivors.
 //!
-//! The pushdown stays `Inexact`: `FilterExec` still runs above the scan, now on the few
-//! survivors. A conjunct this step skips, or a batch whose evaluation fails here (say, a
-//! division by zero on a row the full predicate would not reach), passes through unfiltered,
-//! so results and errors are DataFusion's own.
+//! The pushdown is `Inexact` to DataFusion, which keeps a `FilterExec` above the scan, but the
+//! query's own conjuncts run here exactly: `redundant_filter.rs` cuts that `FilterExec` down
+//! to its equalities, and a conjunct that fails here (say, a division by zero) fails the
+//! query, once it also fails on only the rows the earlier conjuncts kept, as it would have
+//! in `FilterExec`. Volatile filters stay in `FilterExec` alone. Dynamic and runtime filters
+//! only repeat what their join does, so one that fails is skipped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -301,6 +303,17 @@ impl ScanFilter {
             Some(selection) if selection.true_count() < batch.num_rows() => Ok(filter_record_batch(&batch, &selection)?),
             _ => Ok(batch),
         }
+    }
+
+    /// Returns once the build side of every runtime filter here has ended, or after
+    /// `timeout`: a batch read before then would pass its runtime filter unfiltered.
+    pub async fn wait_for_runtime_filters(&self, timeout: std::time::Duration) {
+        let waits = self
+            .conjuncts
+            .iter()
+            .filter_map(|conjunct| conjunct.expression.downcast_ref::<RuntimeFilterExpr>())
+            .map(|runtime_filter| runtime_filter.wait_until_built(timeout));
+        futures::future::join_all(waits).await;
     }
 
     /// Whether `expression` is one of the query's own filters, which this scan applies

@@ -681,7 +681,8 @@ impl ExecutionPlan for TabletScanExec {
         let coded = self.coded.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let rows_read = MetricBuilder::new(&self.metrics).counter("rows_read", partition);
-        let stream = futures::stream::iter(tablets)
+        let waiting_filter = self.filter.clone();
+        let scan = futures::stream::iter(tablets)
             .map(move |(tablet_id, version)| {
                 let request = ScanRequest {
                     tablet_id,
@@ -737,6 +738,15 @@ impl ExecutionPlan for TabletScanExec {
                 filtered
             })
             .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)));
+        // A repartition or a join's build side may start this scan before the joins above
+        // have built their runtime filters: nothing is read until they have.
+        let stream = futures::stream::once(async move {
+            if let Some(filter) = waiting_filter {
+                filter.wait_for_runtime_filters(crate::runtime_filter::SCAN_WAIT_AT_MOST).await;
+            }
+            scan
+        })
+        .flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
