@@ -73,6 +73,7 @@ pub(crate) const SCAN_WAIT_AT_MOST: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct KeyBitmap {
     bitmap: SpanBitmap,
+    /// Distinct keys, for `EXPLAIN`.
     keys: usize,
 }
 
@@ -90,7 +91,9 @@ impl KeyBitmap {
                 *word |= 1 << (offset % 64);
             }
         }
-        Some(KeyBitmap { bitmap: SpanBitmap::new(min, span, words), keys: keys.len() })
+        // Distinct keys: a build side repeating a key (a fact table's) sets its bit once.
+        let distinct = words.iter().map(|word| word.count_ones() as usize).sum();
+        Some(KeyBitmap { bitmap: SpanBitmap::new(min, span, words), keys: distinct })
     }
 
     /// Whether each row's key is in the bitmap (NULL is not; a key outside the span is not
@@ -575,6 +578,7 @@ mod tests {
     #[test]
     fn bitmap_holds_the_build_keys_and_nothing_else() {
         let bitmap = KeyBitmap::build(&[10, 12, 12, 75, 1_000_000]).expect("a small span");
+        assert_eq!(bitmap.keys, 4, "EXPLAIN counts distinct keys");
         let probe: ArrayRef = Arc::new(Int64Array::from(vec![
             Some(9),
             Some(10),
