@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 
 use crate::metrics::BackendMetrics;
 use crate::service::{
-    BackendError, BackendService, BatchStream, ScanRequest, TabletDescriptor, TabletWrite,
+    BackendError, BackendService, BatchStream, ColumnStatistics, ScanRequest, TabletDescriptor, TabletWrite,
 };
 use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
 use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
@@ -307,22 +307,25 @@ impl BackendService for LocalBackend {
         Ok(rows)
     }
 
-    async fn column_bounds(
+    async fn column_statistics(
         &self,
         tablets: Vec<(TabletId, Version)>,
         schema: TabletSchema,
         columns: Vec<String>,
-    ) -> Result<Vec<Option<(ScanValue, ScanValue)>>, BackendError> {
+    ) -> Result<Vec<ColumnStatistics>, BackendError> {
         let mut per_tablet = Vec::with_capacity(tablets.len());
         for (tablet_id, version) in tablets {
             let tablet = self.tablets.tablet(tablet_id).map_err(|source| self.storage_error(source))?;
-            let bounds = cairn_storage::scan::tablet_column_bounds(&tablet, version, &schema, &columns, &self.page_cache)
+            let statistics = cairn_storage::scan::tablet_column_statistics(&tablet, version, &schema, &columns, &self.page_cache)
                 .map_err(|source| self.storage_error(source))?;
-            per_tablet.push(bounds);
+            per_tablet.push(statistics);
         }
-        Ok(cairn_storage::scan::widen_all(per_tablet, columns.len())
+        Ok(cairn_storage::scan::combine_all(per_tablet, columns.len())
             .into_iter()
-            .map(|bound| bound.and_then(|(min, max)| Some((ScanValue::from_scalar(&min)?, ScanValue::from_scalar(&max)?))))
+            .map(|column| ColumnStatistics {
+                bounds: column.bound.and_then(|(min, max)| Some((ScanValue::from_scalar(&min)?, ScanValue::from_scalar(&max)?))),
+                distinct: column.distinct,
+            })
             .collect())
     }
 

@@ -9,6 +9,7 @@ use cairn_common::KeysType;
 use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
 pub use cairn_storage::predicate::has_column_bounds;
 pub use cairn_storage::dictionary::dictionary_type;
+pub use cairn_storage::distinct::DistinctSketch;
 pub use cairn_storage::{Comparison, ScanPredicate, ScanValue, TabletSchema, TabletStatistics, WriteMode};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,15 @@ pub struct ScanRequest {
 
 pub type BatchStream = BoxStream<'static, Result<RecordBatch, BackendError>>;
 
+/// What a backend's rowset footers say of one column over some tablets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ColumnStatistics {
+    /// Its smallest and largest value, where known.
+    pub bounds: Option<(ScanValue, ScanValue)>,
+    /// A sketch of its distinct values, which the FE merges with other backends' sketches.
+    pub distinct: Option<DistinctSketch>,
+}
+
 #[async_trait]
 pub trait BackendService: Send + Sync + 'static {
     fn backend_id(&self) -> BackendId;
@@ -87,14 +97,14 @@ pub trait BackendService: Send + Sync + 'static {
     /// Rows stored in these tablets at these versions, from metadata (no data is read). Rows
     /// a PRIMARY KEY merge would drop are counted too.
     async fn stored_rows(&self, tablets: Vec<(TabletId, Version)>) -> Result<u64, BackendError>;
-    /// Min and max of each named integer or date column over these tablets, from rowset
-    /// footers, for the planner's join estimates; `None` where unknown.
-    async fn column_bounds(
+    /// Min, max and distinct values of each named integer or date column over these
+    /// tablets, from rowset footers, for the planner's join estimates.
+    async fn column_statistics(
         &self,
         tablets: Vec<(TabletId, Version)>,
         schema: TabletSchema,
         columns: Vec<String>,
-    ) -> Result<Vec<Option<(ScanValue, ScanValue)>>, BackendError>;
+    ) -> Result<Vec<ColumnStatistics>, BackendError>;
     /// Tablets this backend holds, so the FE can drop the ones it no longer knows.
     async fn tablet_ids(&self) -> Vec<TabletId>;
     /// Transactions with pending rowsets, per tablet.

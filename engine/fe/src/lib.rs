@@ -4,6 +4,7 @@
 //! ([`Frontend::serve_http`]). It reaches tablets only through a
 //! [`cairn_be::BackendService`].
 
+mod aggregation_probe;
 mod bucket_aggregation;
 pub mod catalog;
 mod column_lineage;

@@ -530,7 +530,7 @@ fn place(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>
 /// The tablet scan and its output column that `column` of `node`'s output comes from
 /// unchanged, through nodes that drop or repeat rows but never alter a value: dropping the
 /// scan's rows without a matching key only drops rows above that the join would drop.
-fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn ExecutionPlan>, usize)> {
+pub(crate) fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc<dyn ExecutionPlan>, usize)> {
     if node.downcast_ref::<TabletScanExec>().is_some() {
         return Some((Arc::clone(node), column));
     }

@@ -109,9 +109,16 @@ impl FeSession {
             .with_target_partitions(num_cpus())
             // Tables store strings as Utf8; casts producing Utf8View would only convert back.
             .set_str("datafusion.sql_parser.map_string_types_to_utf8view", "false");
+        // Right after DataFusion picks each join's build side, before it places repartitions
+        // and hands joins their dynamic filters.
+        let mut physical_rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
+        let after_join_selection =
+            physical_rules.iter().position(|rule| rule.name() == "join_selection").map_or(physical_rules.len(), |index| index + 1);
+        physical_rules.insert(after_join_selection, Arc::new(crate::aggregation_probe::AggregationsProbe));
         let state = datafusion::execution::SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
+            .with_physical_optimizer_rules(physical_rules)
             .with_physical_optimizer_rule(Arc::new(crate::redundant_filter::RedundantFilters))
             .with_physical_optimizer_rule(Arc::new(crate::dynamic_filters::DynamicFilterPlacement))
             .with_physical_optimizer_rule(Arc::new(crate::bucket_aggregation::BucketAggregation))

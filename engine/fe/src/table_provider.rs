@@ -270,12 +270,15 @@ impl TableProvider for OlapTable {
             .filter_map(|(position, index)| self.table.columns().get(*index).map(|column| (position, column.name.clone())))
             .collect();
         let mut column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = vec![None; output_schema.fields().len()];
+        let mut distinct_values: Vec<Option<usize>> = vec![None; output_schema.fields().len()];
         if !bounded.is_empty() {
             let names = bounded.iter().map(|(_, name)| name.clone()).collect();
-            if let Ok(bounds) = self.backend.column_bounds(tablets.clone(), schema_of_tablets.clone(), names).await {
-                for ((position, _), bound) in bounded.iter().zip(bounds) {
+            if let Ok(statistics) = self.backend.column_statistics(tablets.clone(), schema_of_tablets.clone(), names).await {
+                for ((position, _), column) in bounded.iter().zip(statistics) {
                     let data_type = output_schema.field(*position).data_type();
-                    column_bounds[*position] = bound.and_then(|(min, max)| Some((min.to_scalar_of(data_type)?, max.to_scalar_of(data_type)?)));
+                    column_bounds[*position] =
+                        column.bounds.and_then(|(min, max)| Some((min.to_scalar_of(data_type)?, max.to_scalar_of(data_type)?)));
+                    distinct_values[*position] = column.distinct.map(|sketch| usize::try_from(sketch.estimate()).unwrap_or(usize::MAX));
                 }
             }
         }
@@ -313,6 +316,7 @@ impl TableProvider for OlapTable {
         )
         .with_row_count(row_count)
         .with_column_bounds(column_bounds)
+        .with_distinct_values(distinct_values)
         .with_filter(filter)
         .with_bucketed_by(bucketed_by)))
     }
@@ -358,6 +362,9 @@ pub struct TabletScanExec {
     row_count: Option<Precision<usize>>,
     /// Inexact min and max per output column, where storage statistics give them.
     column_bounds: Vec<Option<(ScalarValue, ScalarValue)>>,
+    /// Estimated distinct values per output column, from storage's sketches: with the rows
+    /// they give DataFusion a join's output size, so the smaller side is built.
+    distinct_values: Vec<Option<usize>>,
     /// Filters evaluated on each batch before it leaves the scan.
     filter: Option<Arc<crate::scan_filter::ScanFilter>>,
     /// Columns (storage names) storage returns dictionary-encoded where it can, for the
@@ -401,6 +408,7 @@ impl TabletScanExec {
             properties: Arc::new(properties),
             row_count: None,
             column_bounds: Vec::new(),
+            distinct_values: Vec::new(),
             filter: None,
             dictionary_columns: Vec::new(),
             coded: Vec::new(),
@@ -416,6 +424,11 @@ impl TabletScanExec {
 
     fn with_column_bounds(mut self, bounds: Vec<Option<(ScalarValue, ScalarValue)>>) -> Self {
         self.column_bounds = bounds;
+        self
+    }
+
+    fn with_distinct_values(mut self, distinct_values: Vec<Option<usize>>) -> Self {
+        self.distinct_values = distinct_values;
         self
     }
 
@@ -660,6 +673,11 @@ impl ExecutionPlan for TabletScanExec {
                 if let Some((min, max)) = bounds {
                     column.min_value = Precision::Inexact(min.clone());
                     column.max_value = Precision::Inexact(max.clone());
+                }
+            }
+            for (column, distinct) in statistics.column_statistics.iter_mut().zip(&self.distinct_values) {
+                if let Some(distinct) = distinct {
+                    column.distinct_count = Precision::Inexact(*distinct);
                 }
             }
         }

@@ -5,11 +5,14 @@
 //! ([`version_path`]), so compaction and DELETE can replace rowsets while older readers
 //! finish on the stale ones. Scans skip row groups by their min/max statistics
 //! ([`predicate`]) and keep decoded columns in a byte-bounded cache ([`cache`]), low-cardinality
-//! strings also as dictionaries for the query's filters ([`dictionary`]).
+//! strings also as dictionaries for the query's filters ([`dictionary`]). Each rowset's
+//! footer sketches its key columns' distinct values for the planner's join estimates
+//! ([`distinct`]).
 
 pub mod cache;
 pub mod compaction;
 pub mod dictionary;
+pub mod distinct;
 pub mod error;
 pub mod predicate;
 pub mod rowset;

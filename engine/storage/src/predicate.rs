@@ -20,7 +20,8 @@ use datafusion::physical_expr::expressions::{BinaryExpr, Literal, in_list, is_no
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder, PruningStatistics};
 use serde::{Deserialize, Serialize};
 
-use crate::scan::{COLUMN_ID_METADATA_KEY, TabletSchema};
+use crate::distinct::DistinctSketch;
+use crate::scan::{COLUMN_ID_METADATA_KEY, ColumnStatistics, TabletSchema};
 
 /// A literal of a predicate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,33 +258,42 @@ impl RowGroupPruner {
 }
 
 /// The smallest and largest value of each named integer or date column over a rowset's row
-/// groups, from the footer's statistics; `None` where the statistics can not be trusted or
-/// the column is of another type. Join ordering estimates distinct keys from these ranges.
-pub fn rowset_column_bounds(
+/// groups, from the footer's statistics, and the sketch of its distinct values the footer
+/// holds (`distinct.rs`); unknown where the file does not store that very column in the
+/// table's type, or the column is of another type. Join ordering estimates from these.
+pub fn rowset_column_statistics(
     metadata: &ParquetMetaData,
     file_schema: &Schema,
     schema: &TabletSchema,
     columns: &[String],
-) -> Vec<Option<(ScalarValue, ScalarValue)>> {
+) -> Vec<ColumnStatistics> {
     let table_schema = schema.arrow_schema();
     let statistics = RowGroupStatistics { metadata, file_schema, table_schema: &table_schema, columns: &schema.columns };
+    let footer = metadata.file_metadata().key_value_metadata();
     columns
         .iter()
         .map(|name| {
-            let (_, field) = table_schema.column_with_name(name)?;
+            let Some((_, field)) = table_schema.column_with_name(name) else { return ColumnStatistics::default() };
             if !has_column_bounds(field.data_type()) {
-                return None;
+                return ColumnStatistics::default();
             }
-            let column = Column::new_unqualified(name);
-            let converter = statistics.converter(&column)?;
-            let minimums = converter.row_group_mins(metadata.row_groups()).ok()?;
-            let maximums = converter.row_group_maxes(metadata.row_groups()).ok()?;
-            Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
+            let Some(converter) = statistics.converter(&Column::new_unqualified(name)) else { return ColumnStatistics::default() };
+            let minimums = converter.row_group_mins(metadata.row_groups()).ok();
+            let maximums = converter.row_group_maxes(metadata.row_groups()).ok();
+            let bound = minimums.zip(maximums).and_then(|(minimums, maximums)| {
+                Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
+            });
+            let key = crate::distinct::footer_key(name);
+            let distinct = footer
+                .and_then(|entries| entries.iter().find(|entry| entry.key == key))
+                .and_then(|entry| entry.value.as_deref())
+                .and_then(DistinctSketch::decode);
+            ColumnStatistics { bound, distinct }
         })
         .collect()
 }
 
-/// Whether [`rowset_column_bounds`] bounds a column of this type: integers and dates, the
+/// Whether [`rowset_column_statistics`] bounds a column of this type: integers and dates, the
 /// key types join estimates need. Float statistics are not trusted (NaN orders apart).
 pub fn has_column_bounds(data_type: &DataType) -> bool {
     data_type.is_integer() || matches!(data_type, DataType::Date32 | DataType::Date64)

@@ -12,10 +12,12 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::DecodedCache;
+use crate::distinct::{self, DistinctSketch};
 use crate::error::{Result, StorageError};
 use crate::predicate::RowGroupPruner;
 use crate::scan::TabletSchema;
@@ -114,6 +116,11 @@ pub fn write_rowset(
     let mut writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(writer_properties()))
         .map_err(write_error)?;
     writer.write(&sorted).map_err(write_error)?;
+    for (field, column) in schema.fields().iter().zip(sorted.columns()) {
+        if let Some(sketch) = DistinctSketch::of(column) {
+            writer.append_key_value_metadata(KeyValue::new(distinct::footer_key(field.name()), sketch.encode()));
+        }
+    }
     let file = writer.into_inner().map_err(write_error)?;
     file.sync_all().map_err(|source| StorageError::io("sync", &path, source))?;
     let data_size = file
@@ -169,20 +176,21 @@ impl OpenRowset {
         Ok(footer)
     }
 
-    /// Min and max of each named integer or date column over this rowset, from its footer.
-    /// An empty rowset (no file) bounds nothing and constrains nothing: `Ok(None)`.
-    pub fn column_bounds(
+    /// Min, max and distinct values of each named integer or date column over this rowset,
+    /// from its footer. An empty rowset (no file) holds nothing and constrains nothing:
+    /// `Ok(None)`.
+    pub fn column_statistics(
         &self,
         schema: &TabletSchema,
         columns: &[String],
         cache: &DecodedCache,
-    ) -> Result<Option<Vec<crate::scan::ColumnBound>>> {
+    ) -> Result<Option<Vec<crate::scan::ColumnStatistics>>> {
         let Some((file, path)) = &self.file else {
             return Ok(None);
         };
         let footer = Self::footer(&self.meta, file, cache)
             .map_err(|source| StorageError::ReadParquet { path: path.clone(), source })?;
-        Ok(Some(crate::predicate::rowset_column_bounds(footer.metadata(), footer.schema(), schema, columns)))
+        Ok(Some(crate::predicate::rowset_column_statistics(footer.metadata(), footer.schema(), schema, columns)))
     }
 
     /// Reads the named columns that the file has, one batch per row group, skipping the row

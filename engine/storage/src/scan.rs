@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::DecodedCache;
 use crate::dictionary::dictionary_type;
+use crate::distinct::DistinctSketch;
 use crate::error::{Result, StorageError};
 use crate::predicate::{RowGroupPruner, ScanPredicate};
 use crate::tablet::Tablet;
@@ -207,32 +208,53 @@ fn emit_sliced(batch: &RecordBatch, emit: &mut impl FnMut(RecordBatch) -> bool) 
     true
 }
 
-/// Min and max of each named integer or date column over a tablet at `version`, for join
-/// ordering; `None` for a column some rowset can not bound.
-pub fn tablet_column_bounds(
+/// Min, max and distinct values of each named integer or date column over a tablet at
+/// `version`, for join ordering; unknown where some rowset does not know them.
+pub fn tablet_column_statistics(
     tablet: &Tablet,
     version: Version,
     schema: &TabletSchema,
     columns: &[String],
     cache: &DecodedCache,
-) -> Result<Vec<ColumnBound>> {
+) -> Result<Vec<ColumnStatistics>> {
     let mut per_rowset = Vec::new();
     for rowset in tablet.open_version(version)? {
-        per_rowset.extend(rowset.column_bounds(schema, columns, cache)?);
+        per_rowset.extend(rowset.column_statistics(schema, columns, cache)?);
     }
-    Ok(widen_all(per_rowset, columns.len()))
+    Ok(combine_all(per_rowset, columns.len()))
 }
 
 /// A column's smallest and largest value, where known.
 pub type ColumnBound = Option<(datafusion::common::ScalarValue, datafusion::common::ScalarValue)>;
 
-/// Column by column, the smallest range holding every part's (rowsets of a tablet, tablets
-/// of a scan); unknown where any part is unknown, and unknown for no parts at all.
-pub fn widen_all(parts: impl IntoIterator<Item = Vec<ColumnBound>>, columns: usize) -> Vec<ColumnBound> {
+/// What storage knows of one column over some rowsets, from their footers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ColumnStatistics {
+    pub bound: ColumnBound,
+    /// A sketch of the column's distinct non-NULL values.
+    pub distinct: Option<DistinctSketch>,
+}
+
+/// Column by column, what holds for every part together (rowsets of a tablet, tablets of a
+/// scan): the smallest range holding every part's, and the union of their distinct values;
+/// unknown where any part is unknown, and unknown for no parts at all.
+pub fn combine_all(parts: impl IntoIterator<Item = Vec<ColumnStatistics>>, columns: usize) -> Vec<ColumnStatistics> {
     parts
         .into_iter()
-        .reduce(|merged, part| merged.into_iter().zip(part).map(|(left, right)| widen(left, right)).collect())
-        .unwrap_or_else(|| vec![None; columns])
+        .reduce(|merged, part| {
+            merged
+                .into_iter()
+                .zip(part)
+                .map(|(left, right)| ColumnStatistics {
+                    bound: widen(left.bound, right.bound),
+                    distinct: left.distinct.zip(right.distinct).map(|(mut left, right)| {
+                        left.merge(&right);
+                        left
+                    }),
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| vec![ColumnStatistics::default(); columns])
 }
 
 /// The smallest range holding both.

@@ -170,6 +170,14 @@ fn compaction_bounds_rowsets_and_keeps_results() {
     }
     let expected: Vec<(i32, i64)> = (0..7).map(|id| (id, (33..40).find(|l| l % 7 == id as i64).unwrap_or(0))).collect();
     assert_eq!(read(&manager, 1, 41, &schema), expected);
+    // Compacted rowsets sketch their distinct values too: 7 ids, 40 values loaded (a merged
+    // PRIMARY KEY rowset keeps only the 7 latest of them, in the last compaction's output).
+    let cache = cairn_storage::DecodedCache::new(1 << 20);
+    let columns = ["id".to_string(), "value".to_string()];
+    let statistics = cairn_storage::scan::tablet_column_statistics(&tablet, 41, &schema, &columns, &cache).expect("statistics");
+    let distinct: Vec<u64> = statistics.iter().map(|column| column.distinct.as_ref().expect("sketched").estimate()).collect();
+    assert_eq!(distinct[0], 7);
+    assert!((7..=40).contains(&distinct[1]), "{distinct:?}");
     // An older reader still sees its version through the stale rowsets.
     assert_eq!(read(&manager, 1, 2, &schema), vec![(0, 0)]);
 }
@@ -350,8 +358,8 @@ fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name()
 }
 
 #[test]
-fn column_bounds_span_every_rowset_of_the_version() {
-    use cairn_storage::scan::tablet_column_bounds;
+fn column_statistics_span_every_rowset_of_the_version() {
+    use cairn_storage::scan::tablet_column_statistics;
     use datafusion::common::ScalarValue;
     let directory = tempfile::tempdir().expect("tempdir");
     let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
@@ -364,7 +372,8 @@ fn column_bounds_span_every_rowset_of_the_version() {
     tablet.publish(2, 3).expect("publish");
     let cache = DecodedCache::new(1 << 20);
     let columns = ["id".to_string(), "value".to_string(), "missing".to_string()];
-    let at = |version| tablet_column_bounds(&tablet, version, &schema, &columns, &cache).expect("bounds");
+    let statistics = |version| tablet_column_statistics(&tablet, version, &schema, &columns, &cache).expect("statistics");
+    let at = |version| statistics(version).into_iter().map(|column| column.bound).collect::<Vec<_>>();
     // Version 2 sees the first rowset only; version 3 both.
     assert_eq!(
         at(2),
@@ -382,12 +391,21 @@ fn column_bounds_span_every_rowset_of_the_version() {
             None,
         ]
     );
-    // A column re-added under its name is not bounded by the dropped one's values.
+    // Each rowset's footer sketches its distinct values; a version counts its rowsets' union.
+    let distinct = |version| {
+        statistics(version).into_iter().map(|column| column.distinct.map(|sketch| sketch.estimate())).collect::<Vec<_>>()
+    };
+    assert_eq!(distinct(2), vec![Some(2), Some(2), None]);
+    assert_eq!(distinct(3), vec![Some(4), Some(4), None]);
+    tablet.write(3, &schema.storage_schema(), &[stored(&[5, 9], &[0, 7])], WriteMode::Append).expect("write");
+    tablet.publish(3, 4).expect("publish");
+    assert_eq!(distinct(4), vec![Some(4), Some(5), None], "values already counted are not counted again");
+    // A column re-added under its name is not described by the dropped one's values.
     let mut readded = schema.clone();
     readded.columns[1].unique_id = 99;
-    let bounds = tablet_column_bounds(&tablet, 3, &readded, &columns, &cache).expect("bounds");
-    assert!(bounds[0].is_some());
-    assert_eq!(bounds[1], None);
+    let statistics = tablet_column_statistics(&tablet, 3, &readded, &columns, &cache).expect("statistics");
+    assert!(statistics[0].bound.is_some() && statistics[0].distinct.is_some());
+    assert_eq!(statistics[1], Default::default());
 }
 
 #[test]
