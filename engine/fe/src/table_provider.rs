@@ -259,9 +259,10 @@ impl TableProvider for OlapTable {
         // still lets DataFusion put the smaller side of a join on the build side.
         let stored_rows = self.backend.stored_rows(tablets.clone()).await.ok();
         let schema_of_tablets = tablet_schema(&self.table);
-        // Key ranges let DataFusion estimate a join's distinct keys; without them it takes
-        // every row as distinct and reads a fact-to-dimension join as no bigger than the
-        // dimension, which puts the fact table on the build side. Storage reports ranges of
+        // Key ranges and distinct values (sketched in rowset footers) let DataFusion estimate a
+        // join's output; without them it takes every row as distinct and reads a
+        // fact-to-dimension join as no bigger than the dimension, which puts the fact table on
+        // the build side. Storage reports ranges of
         // integer and date columns only, so a scan with none of them (count(*)) does not ask.
         let bounded: Vec<(usize, String)> = projection
             .iter()

@@ -46,11 +46,6 @@ impl Default for DistinctSketch {
 }
 
 impl DistinctSketch {
-    /// Whether a column of `data_type` is sketched: integers and dates.
-    pub fn sketches(data_type: &DataType) -> bool {
-        data_type.is_integer() || matches!(data_type, DataType::Date32 | DataType::Date64)
-    }
-
     /// The sketch of `array`'s non-NULL values; `None` for a type that is not sketched.
     pub fn of(array: &ArrayRef) -> Option<DistinctSketch> {
         let mut sketch = DistinctSketch::default();
