@@ -32,7 +32,7 @@ use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 
-use crate::column_lineage::{join_column, projected_from};
+use crate::column_lineage::{grouped_from, join_column, projected_from};
 use crate::span_bitmap::SpanBitmap;
 
 /// The aggregation's key must have at least this many times the distinct values of the
@@ -164,12 +164,9 @@ fn aggregated_input(node: &Arc<dyn ExecutionPlan>, column: usize, grouped: bool)
     if let Some((input, source)) = projected_from(node, column) {
         return aggregated_input(input, source, grouped);
     }
-    if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
-        if aggregate.group_expr().has_grouping_set() {
-            return None;
-        }
-        let (key, _) = aggregate.group_expr().expr().get(column)?;
-        return aggregated_input(aggregate.input(), key.downcast_ref::<Column>()?.index(), true);
+    if node.downcast_ref::<AggregateExec>().is_some() {
+        let (input, source) = grouped_from(node, column)?;
+        return aggregated_input(input, source, true);
     }
     (grouped && crate::runtime_filter::trace(node, column).is_some()).then(|| (Arc::clone(node), column))
 }

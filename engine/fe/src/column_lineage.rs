@@ -1,6 +1,6 @@
 //! Where a column of a plan node's output comes from in the node's input, unchanged: the
 //! step the physical rules take as they follow a column down to its tablet scan
-//! (`low_cardinality`, `runtime_filter`, `bucket_aggregation`). Each rule decides which
+//! (`low_cardinality`, `runtime_filter`, `bucket_aggregation`, `aggregation_probe`). Each rule decides which
 //! nodes it may pass; these say only where the column is on the other side.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use datafusion::common::JoinSide;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -25,6 +26,17 @@ pub(crate) fn projected_from(node: &Arc<dyn ExecutionPlan>, column: usize) -> Op
         None => column,
     };
     Some((filter.input(), source))
+}
+
+/// The input and its column that output column `column` of an aggregation is, where it is a
+/// GROUP BY key that is a plain column (no grouping sets, whose keys are NULL in some rows).
+pub(crate) fn grouped_from(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(&Arc<dyn ExecutionPlan>, usize)> {
+    let aggregate = node.downcast_ref::<AggregateExec>()?;
+    if aggregate.group_expr().has_grouping_set() {
+        return None;
+    }
+    let (key, _) = aggregate.group_expr().expr().get(column)?;
+    Some((aggregate.input(), key.downcast_ref::<Column>()?.index()))
 }
 
 /// The side of `join` output column `column` comes from, and its column there. Semi and anti

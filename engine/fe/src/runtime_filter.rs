@@ -57,7 +57,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
 
-use crate::column_lineage::{join_column, projected_from};
+use crate::column_lineage::{grouped_from, join_column, projected_from};
 use crate::span_bitmap::SpanBitmap;
 use crate::table_provider::TabletScanExec;
 
@@ -539,12 +539,9 @@ pub(crate) fn trace(node: &Arc<dyn ExecutionPlan>, column: usize) -> Option<(Arc
     }
     // A group's key: the input rows a key matches nothing in are exactly those of the groups
     // whose key matches nothing.
-    if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
-        if aggregate.group_expr().has_grouping_set() {
-            return None;
-        }
-        let (key, _) = aggregate.group_expr().expr().get(column)?;
-        return trace(aggregate.input(), key.downcast_ref::<Column>()?.index());
+    if node.downcast_ref::<AggregateExec>().is_some() {
+        let (input, source) = grouped_from(node, column)?;
+        return trace(input, source);
     }
     if let Some(join) = node.downcast_ref::<HashJoinExec>() {
         // Only from a side each of whose output rows carries one of its rows' values.

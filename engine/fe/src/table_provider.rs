@@ -670,14 +670,12 @@ impl ExecutionPlan for TabletScanExec {
         let mut statistics = Statistics::new_unknown(&self.schema);
         if let (None, Some(rows)) = (args.partition(), self.row_count) {
             statistics.num_rows = rows;
-            for (column, bounds) in statistics.column_statistics.iter_mut().zip(&self.column_bounds) {
-                if let Some((min, max)) = bounds {
+            for (position, column) in statistics.column_statistics.iter_mut().enumerate() {
+                if let Some(Some((min, max))) = self.column_bounds.get(position) {
                     column.min_value = Precision::Inexact(min.clone());
                     column.max_value = Precision::Inexact(max.clone());
                 }
-            }
-            for (column, distinct) in statistics.column_statistics.iter_mut().zip(&self.distinct_values) {
-                if let Some(distinct) = distinct {
+                if let Some(Some(distinct)) = self.distinct_values.get(position) {
                     column.distinct_count = Precision::Inexact(*distinct);
                 }
             }
