@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from data import DATASETS, Dataset, Table
+from data import DATASETS, SSB_YEARS, Dataset, Table
 from stream_load import stream_load_file
 
 # The client tests' server helper, for its port picking.
@@ -101,9 +101,18 @@ def cairn_binary(profile: str = "release") -> Path:
 
 def starrocks_ddl(table: Table) -> str:
     columns = ",\n  ".join(f"{name} {sql_type} NOT NULL" for name, sql_type in table.columns)
+    partitions = ""
+    if table.yearly_partitions:
+        # StarRocks' SSB DDL: the first partition takes everything before the second year.
+        lower = ["-2147483648", *(f"{year}0101" for year in SSB_YEARS[1:])]
+        upper = [f"{year + 1}0101" for year in SSB_YEARS]
+        ranges = ",\n  ".join(f'PARTITION p{year} VALUES [("{low}"), ("{high}"))'
+                              for year, low, high in zip(SSB_YEARS, lower, upper))
+        partitions = f"PARTITION BY RANGE({table.yearly_partitions}) (\n  {ranges}\n)\n"
     return (
         f"CREATE TABLE {table.dataset}.{table.name} (\n  {columns}\n)\n"
         f"DUPLICATE KEY({', '.join(table.key)})\n"
+        f"{partitions}"
         f"DISTRIBUTED BY HASH({table.distribution}) BUCKETS {table.buckets}\n"
         'PROPERTIES ("replication_num" = "1")'
     )
@@ -382,8 +391,10 @@ class Chdb(Engine):
 
     def create(self, table: Table) -> None:
         columns = ", ".join(f"{n} {_clickhouse_type(t)}" for n, t in table.columns)
+        partition = (f"PARTITION BY intDiv({table.yearly_partitions}, 10000) "
+                     if table.yearly_partitions else "")
         self.session.query(f"CREATE TABLE {table.dataset}.{table.name} ({columns}) "
-                           f"ENGINE = MergeTree ORDER BY ({', '.join(table.key)})")
+                           f"ENGINE = MergeTree {partition}ORDER BY ({', '.join(table.key)})")
 
     def load(self, table: Table, dataset: Dataset) -> None:
         structure = ", ".join(f"{n} {_clickhouse_type(t)}" for n, t in table.columns)

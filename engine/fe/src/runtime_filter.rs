@@ -102,6 +102,25 @@ impl KeyBitmap {
     fn rows(&self, array: &ArrayRef, within: Option<&BooleanBuffer>) -> Option<BooleanBuffer> {
         self.bitmap.rows(array, within, false).map(|(bits, _outside)| bits)
     }
+
+    fn range(&self) -> KeyRange {
+        match self.bitmap.bounds() {
+            Some((smallest, largest)) if self.keys > 0 => KeyRange::Between(smallest, largest),
+            _ => KeyRange::Empty,
+        }
+    }
+}
+
+/// What a published bitmap tells a scan before it reads: which values its key column must
+/// hold for a row to pass, as bounds storage can skip row groups and whole rowsets by. A
+/// fact table partitioned by date and joined with a year of dates then reads that year's
+/// partition alone, as StarRocks' scans prune by their runtime filters' min and max.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyRange {
+    /// The build side has no keys: no row passes.
+    Empty,
+    /// Every key lies between these, inclusive.
+    Between(i64, i64),
 }
 
 /// Where a join's build side publishes its bitmap for the probe scan, shared by the
@@ -209,6 +228,13 @@ impl RuntimeFilterExpr {
     /// after `timeout`.
     pub(crate) async fn wait_until_built(&self, timeout: Duration) {
         self.slot.wait_until_built(timeout).await;
+    }
+
+    /// The scan's output column the filter tests and the range of the build side's keys;
+    /// `None` before the bitmap is published, or when the key is not a plain column.
+    pub(crate) fn key_range(&self) -> Option<(usize, KeyRange)> {
+        let column = self.key.downcast_ref::<Column>()?;
+        Some((column.index(), self.slot.bitmap()?.range()))
     }
 
     /// The rows (of `within`, if given) whose key the build side holds; `None` before the
@@ -576,6 +602,8 @@ mod tests {
     fn bitmap_holds_the_build_keys_and_nothing_else() {
         let bitmap = KeyBitmap::build(&[10, 12, 12, 75, 1_000_000]).expect("a small span");
         assert_eq!(bitmap.keys, 4, "EXPLAIN counts distinct keys");
+        assert_eq!(bitmap.range(), KeyRange::Between(10, 1_000_000));
+        assert_eq!(KeyBitmap::build(&[-3]).map(|bitmap| bitmap.range()), Some(KeyRange::Between(-3, -3)));
         let probe: ArrayRef = Arc::new(Int64Array::from(vec![
             Some(9),
             Some(10),
@@ -611,6 +639,7 @@ mod tests {
         let empty = KeyBitmap::build(&[]).expect("an empty bitmap");
         let probe: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, -1]));
         assert_eq!(empty.rows(&probe, None).expect("integers").iter().collect::<Vec<_>>(), [false, false, false]);
+        assert_eq!(empty.range(), KeyRange::Empty);
     }
 
     /// The bitmap appears only when every build partition has ended, and a second execution

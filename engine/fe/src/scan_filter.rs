@@ -316,6 +316,15 @@ impl ScanFilter {
         futures::future::join_all(waits).await;
     }
 
+    /// The range of keys each published runtime filter here lets through, by output column.
+    pub(crate) fn runtime_key_ranges(&self) -> Vec<(usize, crate::runtime_filter::KeyRange)> {
+        self.conjuncts
+            .iter()
+            .filter_map(|conjunct| conjunct.expression.downcast_ref::<RuntimeFilterExpr>())
+            .filter_map(RuntimeFilterExpr::key_range)
+            .collect()
+    }
+
     /// Whether `expression` is one of the query's own filters, which this scan applies
     /// exactly (a dynamic or runtime filter equal to it would not do).
     pub fn applies(&self, expression: &dyn PhysicalExpr) -> bool {

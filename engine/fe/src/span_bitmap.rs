@@ -47,6 +47,12 @@ impl SpanBitmap {
         self.span
     }
 
+    /// The smallest and largest value of the span; `None` for an empty span.
+    pub(crate) fn bounds(&self) -> Option<(i64, i64)> {
+        let last = i64::try_from(self.span.checked_sub(1)?).ok()?;
+        Some((self.min, self.min.checked_add(last)?))
+    }
+
     fn bit(&self, offset: u64) -> bool {
         self.words.get((offset / 64) as usize).is_some_and(|word| word >> (offset % 64) & 1 != 0)
     }

@@ -699,7 +699,17 @@ impl ExecutionPlan for TabletScanExec {
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let rows_read = MetricBuilder::new(&self.metrics).counter("rows_read", partition);
         let waiting_filter = self.filter.clone();
-        let scan = futures::stream::iter(tablets)
+        // Only columns that leave the scan as stored: a string column coded as integers
+        // (`low_cardinality.rs`) must not be bounded by its codes.
+        let key_columns: Vec<Option<(String, DataType)>> = (0..schema.fields().len())
+            .map(|position| {
+                let stored = self.tablet_schema.columns.get(*self.projection.get(position)?)?;
+                let data_type = schema.field(position).data_type();
+                (&stored.column_type.to_arrow() == data_type).then(|| (stored.name.clone(), data_type.clone()))
+            })
+            .collect();
+        let read = move |predicate: Option<ScanPredicate>| {
+            futures::stream::iter(tablets)
             .map(move |(tablet_id, version)| {
                 let request = ScanRequest {
                     tablet_id,
@@ -709,13 +719,16 @@ impl ExecutionPlan for TabletScanExec {
                     predicate: predicate.clone(),
                     dictionary_columns: dictionary_columns.clone(),
                 };
-                match backend.scan(request) {
+                futures::future::ready(match backend.scan(request) {
                     Ok(stream) => stream
                         .map(|batch| batch.map_err(|error| DataFusionError::External(Box::new(error))))
                         .boxed(),
                     Err(error) => futures::stream::once(async move { Err(DataFusionError::External(Box::new(error))) }).boxed(),
-                }
+                })
             })
+            // The next tablet's scan starts while this one's batches are consumed, so a
+            // partition reading many small tablets does not wait for each to start.
+            .buffered(2)
             .flatten()
             .map(move |batch: DataFusionResult<RecordBatch>| {
                 let batch = batch?;
@@ -754,18 +767,61 @@ impl ExecutionPlan for TabletScanExec {
                 }
                 filtered
             })
-            .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)));
+            .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)))
+            .boxed()
+        };
         // A repartition or a join's build side may start this scan before the joins above
-        // have built their runtime filters: nothing is read until they have.
+        // have built their runtime filters: nothing is read until they have, and storage
+        // then skips what their key ranges rule out.
         let stream = futures::stream::once(async move {
-            if let Some(filter) = waiting_filter {
-                filter.wait_for_runtime_filters(crate::runtime_filter::SCAN_WAIT_AT_MOST).await;
+            let Some(filter) = waiting_filter else { return read(predicate) };
+            filter.wait_for_runtime_filters(crate::runtime_filter::SCAN_WAIT_AT_MOST).await;
+            match with_runtime_key_ranges(predicate, &filter.runtime_key_ranges(), &key_columns) {
+                Some(predicate) => read(predicate),
+                None => futures::stream::empty().boxed(),
             }
-            scan
         })
         .flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+}
+
+/// `predicate` narrowed to the key ranges of the scan's published runtime filters, on the
+/// output columns `key_columns` names in storage (with their types); `None` when a runtime
+/// filter's build side has no keys, so no row can pass. A bound storage can not compare
+/// exactly is left out, which only reads more.
+fn with_runtime_key_ranges(
+    predicate: Option<ScanPredicate>,
+    ranges: &[(usize, crate::runtime_filter::KeyRange)],
+    key_columns: &[Option<(String, DataType)>],
+) -> Option<Option<ScanPredicate>> {
+    use crate::runtime_filter::KeyRange;
+    use cairn_be::{Comparison, ScanValue};
+    let value = |key: i64, data_type: &DataType| {
+        let scalar = match data_type {
+            DataType::Date32 => ScalarValue::Date32(Some(i32::try_from(key).ok()?)),
+            _ => ScalarValue::Int64(Some(key)).cast_to(data_type).ok()?,
+        };
+        ScanValue::from_scalar(&scalar)
+    };
+    let mut parts: Vec<ScanPredicate> = Vec::new();
+    for (position, range) in ranges {
+        let (smallest, largest) = match range {
+            KeyRange::Empty => return None,
+            KeyRange::Between(smallest, largest) => (*smallest, *largest),
+        };
+        let Some(Some((column, data_type))) = key_columns.get(*position) else { continue };
+        for (key, comparison) in [(smallest, Comparison::GreaterOrEqual), (largest, Comparison::LessOrEqual)] {
+            if let Some(value) = value(key, data_type) {
+                parts.push(ScanPredicate::Compare { column: column.clone(), comparison, value });
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Some(predicate);
+    }
+    parts.extend(predicate);
+    Some(Some(ScanPredicate::And(parts)))
 }
 
 /// `batch` under the scan's declared `schema`: coded columns as codes, other
@@ -791,5 +847,55 @@ fn finish_columns(
 impl TabletScanExec {
     pub fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_be::{Comparison, ScanValue};
+
+    use super::*;
+    use crate::runtime_filter::KeyRange;
+
+    fn compare(column: &str, comparison: Comparison, value: ScanValue) -> ScanPredicate {
+        ScanPredicate::Compare { column: column.into(), comparison, value }
+    }
+
+    #[test]
+    fn runtime_key_ranges_bound_the_predicate_storage_prunes_by() {
+        let columns = vec![
+            Some(("lo_orderdate".to_string(), DataType::Int32)),
+            Some(("day".to_string(), DataType::Date32)),
+            Some(("small".to_string(), DataType::UInt8)),
+            None,
+        ];
+        let query = compare("lo_discount", Comparison::Less, ScanValue::Int(4));
+        let narrowed = with_runtime_key_ranges(
+            Some(query.clone()),
+            &[(0, KeyRange::Between(19930101, 19931231)), (1, KeyRange::Between(8000, 8364))],
+            &columns,
+        );
+        assert_eq!(
+            narrowed,
+            Some(Some(ScanPredicate::And(vec![
+                compare("lo_orderdate", Comparison::GreaterOrEqual, ScanValue::Int(19930101)),
+                compare("lo_orderdate", Comparison::LessOrEqual, ScanValue::Int(19931231)),
+                compare("day", Comparison::GreaterOrEqual, ScanValue::Date(8000)),
+                compare("day", Comparison::LessOrEqual, ScanValue::Date(8364)),
+                query.clone(),
+            ])))
+        );
+        // A bound the column's type can not hold is left out; a column storage does not name
+        // adds nothing.
+        assert_eq!(
+            with_runtime_key_ranges(None, &[(2, KeyRange::Between(-5, 9)), (3, KeyRange::Between(1, 2))], &columns),
+            Some(Some(ScanPredicate::And(vec![compare("small", Comparison::LessOrEqual, ScanValue::UInt(9))])))
+        );
+        assert_eq!(with_runtime_key_ranges(Some(query.clone()), &[], &columns), Some(Some(query.clone())));
+        // A build side without keys: nothing needs reading.
+        assert_eq!(
+            with_runtime_key_ranges(Some(query), &[(0, KeyRange::Between(1, 2)), (1, KeyRange::Empty)], &columns),
+            None
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parking_lot::Mutex;
 
@@ -19,6 +20,18 @@ enum CacheKey {
     Footer { rowset_id: Arc<str> },
     ColumnChunk { rowset_id: Arc<str>, row_group: usize, column: usize },
     Dictionary { rowset_id: Arc<str>, row_group: usize, column: usize },
+    /// What a rowset's footer says of a table column, which depends on the column's identity
+    /// and type as well as on the file.
+    ColumnStatistics { rowset_id: Arc<str>, column: StatisticsColumn },
+}
+
+/// A table column as its statistics depend on it: a column dropped and added again under the
+/// same name, or with another type, has other statistics in the same rowset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StatisticsColumn {
+    pub name: String,
+    pub unique_id: u32,
+    pub data_type: DataType,
 }
 
 #[derive(Clone)]
@@ -27,6 +40,7 @@ enum CacheValue {
     ColumnChunk(ArrayRef),
     /// A column chunk dictionary-encoded, or `None` where it has too many distinct values.
     Dictionary(Option<ArrayRef>),
+    ColumnStatistics(crate::scan::ColumnStatistics),
 }
 
 struct Entry {
@@ -127,6 +141,23 @@ impl DecodedCache {
             column,
         };
         self.insert(key, CacheValue::Dictionary(encoded), bytes);
+    }
+
+    /// A rowset's statistics of `column`, as [`crate::predicate::rowset_column_statistics`]
+    /// worked them out from its footer: planning asks for them at every query.
+    pub fn column_statistics(&self, rowset_id: &Arc<str>, column: &StatisticsColumn) -> Option<crate::scan::ColumnStatistics> {
+        let key = CacheKey::ColumnStatistics { rowset_id: Arc::clone(rowset_id), column: column.clone() };
+        match self.get(&key)? {
+            CacheValue::ColumnStatistics(statistics) => Some(statistics),
+            _ => None,
+        }
+    }
+
+    pub fn insert_column_statistics(&self, rowset_id: &Arc<str>, column: StatisticsColumn, statistics: crate::scan::ColumnStatistics) {
+        let bytes = std::mem::size_of::<crate::scan::ColumnStatistics>()
+            + statistics.distinct.as_ref().map_or(0, crate::distinct::DistinctSketch::memory_size);
+        let key = CacheKey::ColumnStatistics { rowset_id: Arc::clone(rowset_id), column };
+        self.insert(key, CacheValue::ColumnStatistics(statistics), bytes);
     }
 
     pub fn insert_column_chunk(&self, rowset_id: &Arc<str>, row_group: usize, column: usize, array: ArrayRef) {

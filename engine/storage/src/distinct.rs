@@ -39,6 +39,13 @@ pub struct DistinctSketch {
     registers: Vec<u8>,
 }
 
+impl DistinctSketch {
+    /// Bytes the sketch holds, for a cache's budget.
+    pub fn memory_size(&self) -> usize {
+        self.registers.capacity()
+    }
+}
+
 impl Default for DistinctSketch {
     fn default() -> DistinctSketch {
         DistinctSketch { registers: vec![0; REGISTERS] }

@@ -176,21 +176,64 @@ impl OpenRowset {
         Ok(footer)
     }
 
-    /// Min, max and distinct values of each named integer or date column over this rowset,
-    /// from its footer. An empty rowset (no file) holds nothing and constrains nothing:
-    /// `Ok(None)`.
+    /// Min, max and distinct values of each named integer or date column over the rowset of
+    /// `meta` in `directory`, from its footer, remembered in `cache` per column. An empty
+    /// rowset (no file) holds nothing and constrains nothing: `Ok(None)`. The file is opened
+    /// only for what the cache does not hold: planning asks at every query, for every
+    /// rowset of every tablet scanned.
     pub fn column_statistics(
-        &self,
+        directory: &Path,
+        meta: &RowsetMeta,
         schema: &TabletSchema,
         columns: &[String],
         cache: &DecodedCache,
     ) -> Result<Option<Vec<crate::scan::ColumnStatistics>>> {
-        let Some((file, path)) = &self.file else {
+        let Some(name) = &meta.file_name else {
             return Ok(None);
         };
-        let footer = Self::footer(&self.meta, file, cache)
-            .map_err(|source| StorageError::ReadParquet { path: path.clone(), source })?;
-        Ok(Some(crate::predicate::rowset_column_statistics(footer.metadata(), footer.schema(), schema, columns)))
+        let rowset_id: Arc<str> = Arc::from(meta.rowset_id.as_str());
+        let table_schema = schema.arrow_schema();
+        let keys: Vec<Option<crate::cache::StatisticsColumn>> = columns
+            .iter()
+            .map(|column| {
+                let definition = schema.columns.iter().find(|definition| &definition.name == column)?;
+                let (_, field) = table_schema.column_with_name(column)?;
+                Some(crate::cache::StatisticsColumn {
+                    name: column.clone(),
+                    unique_id: definition.unique_id,
+                    data_type: field.data_type().clone(),
+                })
+            })
+            .collect();
+        let mut statistics: Vec<Option<crate::scan::ColumnStatistics>> = keys
+            .iter()
+            .map(|key| match key {
+                Some(key) => cache.column_statistics(&rowset_id, key),
+                // Not a column of the table: nothing is known of it.
+                None => Some(crate::scan::ColumnStatistics::default()),
+            })
+            .collect();
+        let missing: Vec<usize> = (0..columns.len()).filter(|&index| statistics[index].is_none()).collect();
+        if !missing.is_empty() {
+            let footer = match cache.footer(&rowset_id) {
+                Some(footer) => footer,
+                None => {
+                    let path = directory.join(name);
+                    let file = File::open(&path).map_err(|source| StorageError::io("open", &path, source))?;
+                    Self::footer(meta, &file, cache)
+                        .map_err(|source| StorageError::ReadParquet { path: path.display().to_string(), source })?
+                }
+            };
+            let names: Vec<String> = missing.iter().map(|&index| columns[index].clone()).collect();
+            let computed = crate::predicate::rowset_column_statistics(footer.metadata(), footer.schema(), schema, &names);
+            for (&index, column) in missing.iter().zip(computed) {
+                if let Some(key) = &keys[index] {
+                    cache.insert_column_statistics(&rowset_id, key.clone(), column.clone());
+                }
+                statistics[index] = Some(column);
+            }
+        }
+        Ok(Some(statistics.into_iter().map(Option::unwrap_or_default).collect()))
     }
 
     /// Reads the named columns that the file has, one batch per row group, skipping the row

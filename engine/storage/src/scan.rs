@@ -12,6 +12,7 @@ use datafusion::arrow::util::display::FormatOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::DecodedCache;
+use crate::rowset::OpenRowset;
 use crate::dictionary::dictionary_type;
 use crate::distinct::DistinctSketch;
 use crate::error::{Result, StorageError};
@@ -218,8 +219,8 @@ pub fn tablet_column_statistics(
     cache: &DecodedCache,
 ) -> Result<Vec<ColumnStatistics>> {
     let mut per_rowset = Vec::new();
-    for rowset in tablet.open_version(version)? {
-        per_rowset.extend(rowset.column_statistics(schema, columns, cache)?);
+    for rowset in tablet.rowsets_at(version)? {
+        per_rowset.extend(OpenRowset::column_statistics(tablet.directory(), &rowset, schema, columns, cache)?);
     }
     Ok(combine_all(per_rowset, columns.len()))
 }

@@ -356,6 +356,11 @@ impl Tablet {
         use_rowsets(select_rowsets(all, version))
     }
 
+    /// The rowsets making up `version`, in version order, without opening their files.
+    pub fn rowsets_at(&self, version: Version) -> Result<Vec<RowsetMeta>> {
+        self.with_rowsets_at(version, |rowsets| Ok(rowsets.into_iter().cloned().collect()))
+    }
+
     /// Opens the rowsets making up `version`, in version order.
     pub fn open_version(&self, version: Version) -> Result<Vec<OpenRowset>> {
         self.with_rowsets_at(version, |rowsets| {

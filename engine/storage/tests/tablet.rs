@@ -397,6 +397,21 @@ fn column_statistics_span_every_rowset_of_the_version() {
     };
     assert_eq!(distinct(2), vec![Some(2), Some(2), None]);
     assert_eq!(distinct(3), vec![Some(4), Some(4), None]);
+    // Asked again, the cache answers without the files: planning asks at every query.
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(tablet.directory())
+        .expect("tablet directory")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "parquet"))
+        .collect();
+    assert_eq!(files.len(), 2);
+    let hidden: Vec<std::path::PathBuf> = files.iter().map(|path| path.with_extension("hidden")).collect();
+    for (file, hidden) in files.iter().zip(&hidden) {
+        std::fs::rename(file, hidden).expect("hide the rowset");
+    }
+    assert_eq!(distinct(3), vec![Some(4), Some(4), None]);
+    for (file, hidden) in files.iter().zip(&hidden) {
+        std::fs::rename(hidden, file).expect("restore the rowset");
+    }
     tablet.write(3, &schema.storage_schema(), &[stored(&[5, 9], &[0, 7])], WriteMode::Append).expect("write");
     tablet.publish(3, 4).expect("publish");
     assert_eq!(distinct(4), vec![Some(4), Some(5), None], "values already counted are not counted again");
