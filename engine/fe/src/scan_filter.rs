@@ -53,12 +53,13 @@ use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Result as DataFusionResult, ScalarValue};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
-use datafusion::logical_expr::{ColumnarValue, Expr};
+use datafusion::logical_expr::{ColumnarValue, Expr, Operator};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::BinaryExpr;
 use datafusion::physical_expr::utils::collect_columns;
 
 use crate::runtime_filter::RuntimeFilterExpr;
-use crate::selected_rows::{Comparison, test_selected};
+use crate::selected_rows::{Comparison, Range, test_selected};
 use crate::span_bitmap::SpanBitmap;
 
 /// Above this share of surviving rows a conjunct runs on the whole batch and is ANDed in;
@@ -128,6 +129,11 @@ struct Conjunct {
     domain: Option<Arc<Domain>>,
     /// Set for `column <op> literal` on a primitive column, which tests the survivors in place.
     comparison: Option<Arc<Comparison>>,
+    /// Set for two of the query's comparisons bounding one column from both sides, which this
+    /// conjunct tests together: in one pass over the column, or in place at the survivors.
+    range: Option<Arc<Range>>,
+    /// The query's own conjuncts this one stands for, when it merges them (`range`).
+    parts: Vec<Arc<dyn PhysicalExpr>>,
     /// Set for the query's own filters, which the scan applies exactly: a failure is the
     /// query's error, and no `FilterExec` above repeats them (`redundant_filter.rs`). Dynamic
     /// and runtime filters only repeat what their join does, so a failing one is skipped.
@@ -188,7 +194,13 @@ impl ScanFilter {
             }
             // The scan's own schema is unqualified.
             let Ok(expression) = session.create_physical_expr(unnormalize_col(filter.clone()), &df_schema) else { continue };
-            conjuncts.extend(Conjunct::new(expression, schema).map(|conjunct| Conjunct { required: true, ..conjunct }));
+            let Some(conjunct) = Conjunct::new(expression, schema) else { continue };
+            let conjunct = Conjunct { required: true, ..conjunct };
+            // A column's lower and upper bound run as one conjunct, where the first stood.
+            match conjuncts.iter_mut().find_map(|earlier: &mut Conjunct| Some((earlier.merged_range(&conjunct)?, earlier))) {
+                Some((range, earlier)) => *earlier = range,
+                None => conjuncts.push(conjunct),
+            }
         }
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
     }
@@ -328,7 +340,10 @@ impl ScanFilter {
     /// Whether `expression` is one of the query's own filters, which this scan applies
     /// exactly (a dynamic or runtime filter equal to it would not do).
     pub fn applies(&self, expression: &dyn PhysicalExpr) -> bool {
-        self.conjuncts.iter().any(|conjunct| conjunct.required && conjunct.expression.as_ref() == expression)
+        self.conjuncts.iter().any(|conjunct| {
+            conjunct.required
+                && (conjunct.expression.as_ref() == expression || conjunct.parts.iter().any(|part| part.as_ref() == expression))
+        })
     }
 
     fn selection(&self, batch: &RecordBatch) -> DataFusionResult<Option<BooleanArray>> {
@@ -417,7 +432,24 @@ impl Conjunct {
             selectivity: None,
             domain: None,
             comparison,
+            range: None,
+            parts: Vec::new(),
             required: false,
+        })
+    }
+
+    /// `self AND other` as one conjunct testing the range their comparisons bound, when they
+    /// bound one column from both sides.
+    fn merged_range(&self, other: &Conjunct) -> Option<Conjunct> {
+        let range = Range::of(self.comparison.as_deref()?, other.comparison.as_deref()?)?;
+        let expression: Arc<dyn PhysicalExpr> =
+            Arc::new(BinaryExpr::new(Arc::clone(&self.expression), Operator::And, Arc::clone(&other.expression)));
+        Some(Conjunct {
+            expression,
+            comparison: None,
+            range: Some(Arc::new(range)),
+            parts: vec![Arc::clone(&self.expression), Arc::clone(&other.expression)],
+            ..self.clone()
         })
     }
 
@@ -434,6 +466,9 @@ impl Conjunct {
             && let Some(outcome) = self.evaluate_on_domain(domain, *column, batch, None)?
         {
             return Ok(outcome);
+        }
+        if let Some(rows) = self.range.as_ref().and_then(|range| range.rows(batch, None)) {
+            return Ok(Some(BooleanArray::new(rows, None)));
         }
         let encoded: Vec<usize> =
             self.columns.iter().copied().filter(|&index| is_dictionary(batch.column(index).data_type())).collect();
@@ -488,7 +523,8 @@ impl Conjunct {
     /// them in place than run on the whole batch.
     fn tests_in_place(&self, alive: f64) -> bool {
         let looks_up = self.domain.is_some() || self.expression.downcast_ref::<RuntimeFilterExpr>().is_some();
-        (looks_up && alive <= LOOK_UP_SELECTED_BELOW) || (self.comparison.is_some() && alive <= NARROW_BELOW)
+        let compares = self.comparison.is_some() || self.range.is_some();
+        (looks_up && alive <= LOOK_UP_SELECTED_BELOW) || (compares && alive <= NARROW_BELOW)
     }
 
     /// The selected rows of `current` this conjunct keeps, tested in place (by table or by
@@ -497,6 +533,9 @@ impl Conjunct {
         if let Some(comparison) = &self.comparison
             && let Some(kept) = comparison.within(batch, current.values())
         {
+            return Ok(Some(Some(BooleanArray::new(kept, None))));
+        }
+        if let Some(kept) = self.range.as_ref().and_then(|range| range.rows(batch, Some(current.values()))) {
             return Ok(Some(Some(BooleanArray::new(kept, None))));
         }
         if let Some(runtime_filter) = self.expression.downcast_ref::<RuntimeFilterExpr>()
@@ -720,6 +759,37 @@ mod tests {
 
     fn ids(batch: &RecordBatch) -> Vec<Option<i32>> {
         batch.column(0).as_primitive::<datafusion::arrow::datatypes::Int32Type>().iter().collect()
+    }
+
+    #[test]
+    fn a_columns_two_bounds_run_as_one_conjunct() -> DataFusionResult<()> {
+        let context = SessionContext::new();
+        let state = context.state();
+        let input = batch()?;
+        let filters = [col("id").lt_eq(lit(60)), col("t.city").eq(lit("UNITED KI1")), col("id").gt(lit(15))];
+        let plan = ScanFilter::plan(&filters, &input.schema(), &state).expect("a filter");
+        let shown: Vec<String> = plan.expressions().map(|expression| expression.to_string()).collect();
+        assert_eq!(shown, ["id@0 <= 60 AND id@0 > 15", "city@1 = UNITED KI1"]);
+        // Each of the query's conjuncts is still one the scan applies, so no FilterExec
+        // repeats it.
+        let schema = input.schema();
+        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+        for filter in &filters {
+            let expression = state.create_physical_expr(unnormalize_col(filter.clone()), &df_schema)?;
+            assert!(plan.applies(expression.as_ref()), "{filter}");
+        }
+        assert_eq!(ids(&plan.apply(input.clone())?), vec![Some(20), Some(30), Some(40), Some(50), Some(60)]);
+        // Alone, over the whole batch: NULL (id 7) is dropped.
+        let filters = [col("id").gt_eq(lit(5)), col("id").lt(lit(9))];
+        let plan = ScanFilter::plan(&filters, &input.schema(), &state).expect("a filter");
+        assert_eq!(plan.expressions().count(), 1);
+        assert_eq!(ids(&plan.selection_applied(input.clone())?), vec![Some(5), Some(6), Some(8)]);
+        // In place, at the tenth of the rows a selective first conjunct keeps.
+        let filters = [col("t.city").eq(lit("UNITED KI1")), col("id").gt(lit(0)), col("id").lt_eq(lit(30))];
+        let plan = ScanFilter::plan(&filters, &input.schema(), &state).expect("a filter");
+        assert_eq!(plan.expressions().count(), 2);
+        assert_eq!(ids(&plan.apply(input)?), vec![Some(10), Some(20), Some(30)]);
+        Ok(())
     }
 
     #[test]

@@ -39,6 +39,31 @@ pub(crate) fn test_selected(selection: &BooleanBuffer, mut holds: impl FnMut(usi
     BooleanBuffer::new(Buffer::from_vec(words), 0, selection.len())
 }
 
+/// `$body` with `$T` the Arrow type of a natively ordered `$data_type` (see
+/// [`is_ordered_natively`]); `None` for any other type.
+macro_rules! natively_ordered {
+    ($data_type:expr, $T:ident => $body:expr) => {
+        match $data_type {
+            DataType::Int8 => { type $T = Int8Type; $body }
+            DataType::Int16 => { type $T = Int16Type; $body }
+            DataType::Int32 => { type $T = Int32Type; $body }
+            DataType::Int64 => { type $T = Int64Type; $body }
+            DataType::UInt8 => { type $T = UInt8Type; $body }
+            DataType::UInt16 => { type $T = UInt16Type; $body }
+            DataType::UInt32 => { type $T = UInt32Type; $body }
+            DataType::UInt64 => { type $T = UInt64Type; $body }
+            DataType::Date32 => { type $T = Date32Type; $body }
+            DataType::Date64 => { type $T = Date64Type; $body }
+            DataType::Decimal128(..) => { type $T = Decimal128Type; $body }
+            DataType::Timestamp(TimeUnit::Second, _) => { type $T = TimestampSecondType; $body }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => { type $T = TimestampMillisecondType; $body }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => { type $T = TimestampMicrosecondType; $body }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => { type $T = TimestampNanosecondType; $body }
+            _ => None,
+        }
+    };
+}
+
 /// A conjunct `column <op> literal` on an integer, date, timestamp or decimal column, the
 /// literal of the column's own type (DataFusion's coercion casts literals to the column).
 /// Floats are left out: their ordering of NaN and -0.0 is arrow's to define.
@@ -68,24 +93,7 @@ impl Comparison {
     /// batch's column is not of the planned type (say, dictionary-encoded).
     pub(crate) fn within(&self, batch: &RecordBatch, selection: &BooleanBuffer) -> Option<BooleanBuffer> {
         let array = batch.columns().get(self.column)?;
-        match array.data_type() {
-            DataType::Int8 => self.typed::<Int8Type>(array, selection),
-            DataType::Int16 => self.typed::<Int16Type>(array, selection),
-            DataType::Int32 => self.typed::<Int32Type>(array, selection),
-            DataType::Int64 => self.typed::<Int64Type>(array, selection),
-            DataType::UInt8 => self.typed::<UInt8Type>(array, selection),
-            DataType::UInt16 => self.typed::<UInt16Type>(array, selection),
-            DataType::UInt32 => self.typed::<UInt32Type>(array, selection),
-            DataType::UInt64 => self.typed::<UInt64Type>(array, selection),
-            DataType::Date32 => self.typed::<Date32Type>(array, selection),
-            DataType::Date64 => self.typed::<Date64Type>(array, selection),
-            DataType::Decimal128(..) => self.typed::<Decimal128Type>(array, selection),
-            DataType::Timestamp(TimeUnit::Second, _) => self.typed::<TimestampSecondType>(array, selection),
-            DataType::Timestamp(TimeUnit::Millisecond, _) => self.typed::<TimestampMillisecondType>(array, selection),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => self.typed::<TimestampMicrosecondType>(array, selection),
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => self.typed::<TimestampNanosecondType>(array, selection),
-            _ => None,
-        }
+        natively_ordered!(array.data_type(), T => self.typed::<T>(array, selection))
     }
 
     fn typed<T: ArrowPrimitiveType>(&self, array: &ArrayRef, selection: &BooleanBuffer) -> Option<BooleanBuffer>
@@ -97,8 +105,7 @@ impl Comparison {
         if &self.literal.data_type() != array.data_type() {
             return None;
         }
-        let literal = self.literal.to_array().ok()?;
-        let literal = *literal.as_primitive_opt::<T>()?.values().first()?;
+        let literal = native::<T>(&self.literal)?;
         let column = array.as_primitive_opt::<T>()?;
         let values = column.values();
         let valid;
@@ -121,6 +128,120 @@ impl Comparison {
             _ => return None,
         })
     }
+}
+
+/// `low < column < high`, each bound inclusive or not, on a natively ordered column: the two
+/// conjuncts of a WHERE clause bounding one column from both sides (a `BETWEEN`, a date
+/// range), tested in one pass over the column.
+///
+/// Why: run as two conjuncts, each bound was a whole-batch comparison and the second was
+/// ANDed into the first's outcome. On TPC-H q6 (`l_shipdate >= '1994-01-01' AND l_shipdate <
+/// '1995-01-01'` over 6M rows, 70% surviving the first) the two passes were 29% of the
+/// query's CPU.
+#[derive(Debug)]
+pub(crate) struct Range {
+    column: usize,
+    low: ScalarValue,
+    low_inclusive: bool,
+    high: ScalarValue,
+    high_inclusive: bool,
+}
+
+impl Range {
+    /// The range two comparisons on one column make, one a lower bound and the other an upper
+    /// bound (in either order); `None` for any other pair.
+    pub(crate) fn of(first: &Comparison, second: &Comparison) -> Option<Range> {
+        if first.column != second.column || first.literal.data_type() != second.literal.data_type() {
+            return None;
+        }
+        let lower = |comparison: &Comparison| match comparison.op {
+            Operator::Gt => Some(false),
+            Operator::GtEq => Some(true),
+            _ => None,
+        };
+        let upper = |comparison: &Comparison| match comparison.op {
+            Operator::Lt => Some(false),
+            Operator::LtEq => Some(true),
+            _ => None,
+        };
+        let (low, low_inclusive, high, high_inclusive) = match (lower(first), upper(second), lower(second), upper(first)) {
+            (Some(low_inclusive), Some(high_inclusive), _, _) => (first, low_inclusive, second, high_inclusive),
+            (_, _, Some(low_inclusive), Some(high_inclusive)) => (second, low_inclusive, first, high_inclusive),
+            _ => return None,
+        };
+        Some(Range {
+            column: first.column,
+            low: low.literal.clone(),
+            low_inclusive,
+            high: high.literal.clone(),
+            high_inclusive,
+        })
+    }
+
+    /// The rows whose value lies in the range (NULL does not), at the rows of `selection` only
+    /// if given (the others false); `None` if the batch's column is not of the planned type.
+    pub(crate) fn rows(&self, batch: &RecordBatch, selection: Option<&BooleanBuffer>) -> Option<BooleanBuffer> {
+        let array = batch.columns().get(self.column)?;
+        natively_ordered!(array.data_type(), T => self.typed::<T>(array, selection))
+    }
+
+    fn typed<T: ArrowPrimitiveType>(&self, array: &ArrayRef, selection: Option<&BooleanBuffer>) -> Option<BooleanBuffer>
+    where
+        T::Native: PartialOrd,
+    {
+        if &self.low.data_type() != array.data_type() {
+            return None;
+        }
+        let (low, high) = (native::<T>(&self.low)?, native::<T>(&self.high)?);
+        let (low_inclusive, high_inclusive) = (self.low_inclusive, self.high_inclusive);
+        // Branch-free, so a whole-batch pass compiles to vector compares.
+        let inside = move |value: T::Native| {
+            let above = if low_inclusive { value >= low } else { value > low };
+            let below = if high_inclusive { value <= high } else { value < high };
+            above & below
+        };
+        let column = array.as_primitive_opt::<T>()?;
+        let values = column.values();
+        let nulls = column.nulls().filter(|nulls| nulls.null_count() > 0).map(|nulls| nulls.inner());
+        Some(match selection {
+            Some(selection) => {
+                let valid;
+                let selection = match nulls {
+                    Some(nulls) => {
+                        valid = selection & nulls;
+                        &valid
+                    }
+                    None => selection,
+                };
+                test_selected(selection, |row| values.get(row).is_some_and(|value| inside(*value)))
+            }
+            None => {
+                let held = test_every(values, inside);
+                match nulls {
+                    Some(nulls) => &held & nulls,
+                    None => held,
+                }
+            }
+        })
+    }
+}
+
+/// Whether `holds` is true of each value, packed 64 to a word with no branch per value.
+fn test_every<N: Copy>(values: &[N], holds: impl Fn(N) -> bool) -> BooleanBuffer {
+    let pack = |chunk: &[N]| chunk.iter().enumerate().fold(0u64, |word, (bit, value)| word | u64::from(holds(*value)) << bit);
+    let chunks = values.chunks_exact(64);
+    let remainder = chunks.remainder();
+    let mut words: Vec<u64> = chunks.map(pack).collect();
+    if !remainder.is_empty() {
+        words.push(pack(remainder));
+    }
+    BooleanBuffer::new(Buffer::from_vec(words), 0, values.len())
+}
+
+/// The native value of a non-NULL `literal` of a primitive type.
+fn native<T: ArrowPrimitiveType>(literal: &ScalarValue) -> Option<T::Native> {
+    let array = literal.to_array().ok()?;
+    array.as_primitive_opt::<T>()?.values().first().copied()
 }
 
 /// Whether values of `data_type` order as their native integers do.
@@ -167,6 +288,67 @@ mod tests {
         let kept = test_selected(&sliced, |row| row < 100);
         assert_eq!(kept.len(), 130);
         assert_eq!(kept.iter().collect::<Vec<_>>(), (1..131).map(|row| row % 3 == 0 && row < 101).collect::<Vec<_>>());
+    }
+
+    /// Every pair of a lower and an upper bound, in either order, on an integer and a decimal
+    /// column with NULLs, over a sliced batch whose length is not a multiple of 64: the range
+    /// holds where arrow's two comparisons both do (NULL as false), on every row and at the
+    /// selected ones.
+    #[test]
+    fn ranges_agree_with_both_comparisons() {
+        let prices = Decimal128Array::from_iter((0..300).map(|row| (row % 7 != 0).then_some(i128::from(row) * 37 % 1000)))
+            .with_precision_and_scale(15, 2)
+            .expect("valid decimal type");
+        let quantities = Int32Array::from_iter((0..300).map(|row| (row % 11 != 0).then_some(row % 50)));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("price", prices.data_type().clone(), true),
+            Field::new("quantity", DataType::Int32, true),
+        ]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(prices), Arc::new(quantities)])
+            .expect("batch")
+            .slice(5, 290);
+        let rows = batch.num_rows();
+        let selection = BooleanBuffer::from_iter((0..rows).map(|row| row % 4 != 1));
+        let bounds = [
+            ("price", ScalarValue::Decimal128(Some(200), 15, 2), ScalarValue::Decimal128(Some(700), 15, 2)),
+            ("quantity", ScalarValue::Int32(Some(10)), ScalarValue::Int32(Some(24))),
+        ];
+        for (name, low, high) in bounds {
+            for low_op in [Operator::Gt, Operator::GtEq] {
+                for high_op in [Operator::Lt, Operator::LtEq] {
+                    let column = col(name, &schema).expect("column");
+                    let lower = binary(Arc::clone(&column), low_op, lit(low.clone()), &schema).expect("comparison");
+                    let upper = binary(column, high_op, lit(high.clone()), &schema).expect("comparison");
+                    let (lower_comparison, upper_comparison) = (
+                        Comparison::of(&lower, &schema).expect("a comparison"),
+                        Comparison::of(&upper, &schema).expect("a comparison"),
+                    );
+                    let outcome = |expression: &Arc<dyn PhysicalExpr>| {
+                        let array = expression.evaluate(&batch).and_then(|value| value.into_array(rows)).expect("evaluates");
+                        (0..rows).map(|row| array.as_boolean().is_valid(row) && array.as_boolean().value(row)).collect::<Vec<_>>()
+                    };
+                    let expected: Vec<bool> = outcome(&lower).iter().zip(outcome(&upper)).map(|(low, high)| *low && high).collect();
+                    for range in [Range::of(&lower_comparison, &upper_comparison), Range::of(&upper_comparison, &lower_comparison)] {
+                        let range = range.expect("a lower and an upper bound make a range");
+                        let every_row = range.rows(&batch, None).expect("typed column");
+                        assert_eq!(every_row.iter().collect::<Vec<_>>(), expected, "{name} {low_op} {low}, {high_op} {high}");
+                        let selected = range.rows(&batch, Some(&selection)).expect("typed column");
+                        let expected_selected: Vec<bool> = expected.iter().zip(selection.iter()).map(|(held, selected)| *held && selected).collect();
+                        assert_eq!(selected.iter().collect::<Vec<_>>(), expected_selected, "{name} at selected rows");
+                    }
+                }
+            }
+        }
+        // Two lower bounds, or bounds on two columns, make no range.
+        let quantity = col("quantity", &schema).expect("column");
+        let comparison = |op, value: i32| {
+            Comparison::of(&binary(Arc::clone(&quantity), op, lit(value), &schema).expect("comparison"), &schema).expect("comparison")
+        };
+        assert!(Range::of(&comparison(Operator::Gt, 1), &comparison(Operator::GtEq, 2)).is_none());
+        assert!(Range::of(&comparison(Operator::Eq, 1), &comparison(Operator::Lt, 2)).is_none());
+        let price = binary(col("price", &schema).expect("column"), Operator::Lt, lit(ScalarValue::Decimal128(Some(1), 15, 2)), &schema)
+            .expect("comparison");
+        assert!(Range::of(&comparison(Operator::Gt, 1), &Comparison::of(&price, &schema).expect("comparison")).is_none());
     }
 
     /// Each operator, either side, with NULLs: the outcome at the selected rows is arrow's
