@@ -30,7 +30,8 @@
 //!
 //! Once a batch's conjuncts so far keep few of its rows, a table lookup or a comparison of a
 //! column with a literal tests the survivors in place (`selected_rows.rs`); other conjuncts
-//! run on their columns narrowed to the survivors.
+//! run on their columns narrowed to the survivors. Two comparisons bounding one column from
+//! both sides (a `BETWEEN`, a date range) run as one conjunct, a single pass over the column.
 //!
 //! The pushdown is `Inexact` to DataFusion, which keeps a `FilterExec` above the scan, but the
 //! query's own conjuncts run here exactly: `redundant_filter.rs` cuts that `FilterExec` down

@@ -719,16 +719,13 @@ impl ExecutionPlan for TabletScanExec {
                     predicate: predicate.clone(),
                     dictionary_columns: dictionary_columns.clone(),
                 };
-                futures::future::ready(match backend.scan(request) {
+                match backend.scan(request) {
                     Ok(stream) => stream
                         .map(|batch| batch.map_err(|error| DataFusionError::External(Box::new(error))))
                         .boxed(),
                     Err(error) => futures::stream::once(async move { Err(DataFusionError::External(Box::new(error))) }).boxed(),
-                })
+                }
             })
-            // The next tablet's scan starts while this one's batches are consumed, so a
-            // partition reading many small tablets does not wait for each to start.
-            .buffered(2)
             .flatten()
             .map(move |batch: DataFusionResult<RecordBatch>| {
                 let batch = batch?;

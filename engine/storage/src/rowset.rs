@@ -192,16 +192,14 @@ impl OpenRowset {
             return Ok(None);
         };
         let rowset_id: Arc<str> = Arc::from(meta.rowset_id.as_str());
-        let table_schema = schema.arrow_schema();
         let keys: Vec<Option<crate::cache::StatisticsColumn>> = columns
             .iter()
             .map(|column| {
                 let definition = schema.columns.iter().find(|definition| &definition.name == column)?;
-                let (_, field) = table_schema.column_with_name(column)?;
                 Some(crate::cache::StatisticsColumn {
                     name: column.clone(),
                     unique_id: definition.unique_id,
-                    data_type: field.data_type().clone(),
+                    data_type: definition.column_type.to_arrow(),
                 })
             })
             .collect();
