@@ -77,7 +77,7 @@ SSB_YEARS = range(1992, 1999)
 FACT_BUCKETS = 4
 # Buckets of each partition of a partitioned fact table: two, so that the one year a query
 # reads still splits across both cores. More, the tablets' fixed costs outweigh what a
-# partition saves: with 4, SSB q2.1-q4.1, which read every year, took 10-25% more CPU than
+# partition saves: with 4, SSB q2.1-q4.1, which read every year, took 7-30% more CPU than
 # unpartitioned.
 PARTITION_BUCKETS = 2
 

@@ -290,12 +290,8 @@ mod tests {
         assert_eq!(kept.iter().collect::<Vec<_>>(), (1..131).map(|row| row % 3 == 0 && row < 101).collect::<Vec<_>>());
     }
 
-    /// Every pair of a lower and an upper bound, in either order, on an integer and a decimal
-    /// column with NULLs, over a sliced batch whose length is not a multiple of 64: the range
-    /// holds where arrow's two comparisons both do (NULL as false), on every row and at the
-    /// selected ones.
-    #[test]
-    fn ranges_agree_with_both_comparisons() {
+    /// 300 rows of a DECIMAL(15, 2) `price` and an INT `quantity`, both with NULLs.
+    fn prices_and_quantities() -> (Arc<Schema>, RecordBatch) {
         let prices = Decimal128Array::from_iter((0..300).map(|row| (row % 7 != 0).then_some(i128::from(row) * 37 % 1000)))
             .with_precision_and_scale(15, 2)
             .expect("valid decimal type");
@@ -304,9 +300,18 @@ mod tests {
             Field::new("price", prices.data_type().clone(), true),
             Field::new("quantity", DataType::Int32, true),
         ]));
-        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(prices), Arc::new(quantities)])
-            .expect("batch")
-            .slice(5, 290);
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(prices), Arc::new(quantities)]).expect("batch");
+        (schema, batch)
+    }
+
+    /// Every pair of a lower and an upper bound, in either order, on an integer and a decimal
+    /// column with NULLs, over a sliced batch whose length is not a multiple of 64: the range
+    /// holds where arrow's two comparisons both do (NULL as false), on every row and at the
+    /// selected ones.
+    #[test]
+    fn ranges_agree_with_both_comparisons() {
+        let (schema, batch) = prices_and_quantities();
+        let batch = batch.slice(5, 290);
         let rows = batch.num_rows();
         let selection = BooleanBuffer::from_iter((0..rows).map(|row| row % 4 != 1));
         let bounds = [
@@ -355,15 +360,7 @@ mod tests {
     /// comparison kernel's (NULL as false), and false elsewhere.
     #[test]
     fn comparisons_agree_with_arrow_at_selected_rows() {
-        let prices = Decimal128Array::from_iter((0..300).map(|row| (row % 7 != 0).then_some(i128::from(row) * 37 % 1000)))
-            .with_precision_and_scale(15, 2)
-            .expect("valid decimal type");
-        let quantities = Int32Array::from_iter((0..300).map(|row| (row % 11 != 0).then_some(row % 50)));
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("price", prices.data_type().clone(), true),
-            Field::new("quantity", DataType::Int32, true),
-        ]));
-        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(prices), Arc::new(quantities)]).expect("batch");
+        let (schema, batch) = prices_and_quantities();
         let selection = BooleanBuffer::from_iter((0..300).map(|row| row % 4 != 1));
         let literals = [
             ("price", ScalarValue::Decimal128(Some(500), 15, 2)),

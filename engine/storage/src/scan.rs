@@ -12,11 +12,11 @@ use datafusion::arrow::util::display::FormatOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::DecodedCache;
-use crate::rowset::OpenRowset;
 use crate::dictionary::dictionary_type;
 use crate::distinct::DistinctSketch;
 use crate::error::{Result, StorageError};
 use crate::predicate::{RowGroupPruner, ScanPredicate};
+use crate::rowset::OpenRowset;
 use crate::tablet::Tablet;
 use cairn_common::ids::Version;
 use cairn_common::{ColumnDefinition, DefaultValue, KeysType};
