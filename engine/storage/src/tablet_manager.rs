@@ -13,6 +13,11 @@ use crate::tablet::{Tablet, TabletStatistics};
 use cairn_common::KeysType;
 use cairn_common::ids::TabletId;
 
+/// How often, and how far apart, a drop tries again to remove a directory that a compaction is
+/// still writing into: a second in all.
+const DROP_RETRIES: usize = 50;
+const DROP_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
 pub struct TabletManager {
     root: PathBuf,
     tablets: RwLock<HashMap<TabletId, Arc<Tablet>>>,
@@ -71,14 +76,26 @@ impl TabletManager {
         Ok(tablet)
     }
 
+    /// Forgets the tablet and removes its directory. Runs on a blocking thread: it may wait.
     pub fn drop_tablet(&self, tablet_id: TabletId) -> Result<()> {
         self.tablets.write().remove(&tablet_id);
         let directory = self.tablet_directory(tablet_id);
-        if directory.exists() {
-            fs::remove_dir_all(&directory)
-                .map_err(|source| StorageError::io("remove", &directory, source))?;
+        let mut retries = 0;
+        loop {
+            match fs::remove_dir_all(&directory) {
+                Ok(()) => return Ok(()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                // A compaction that took the tablet before it left the map may still be writing
+                // its output into the directory, which is then not empty when its last entry
+                // is removed (a client's DROP DATABASE failed so, right after many INSERTs).
+                // Its write ends in milliseconds; what it leaves is removed on the next try.
+                Err(error) if error.kind() == std::io::ErrorKind::DirectoryNotEmpty && retries < DROP_RETRIES => {
+                    retries += 1;
+                    std::thread::sleep(DROP_RETRY_PAUSE);
+                }
+                Err(source) => return Err(StorageError::io("remove", &directory, source)),
+            }
         }
-        Ok(())
     }
 
     pub fn tablet(&self, tablet_id: TabletId) -> Result<Arc<Tablet>> {

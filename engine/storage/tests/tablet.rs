@@ -482,3 +482,29 @@ fn a_scan_asking_for_dictionaries_gets_low_cardinality_strings_encoded_and_the_s
         assert_eq!(read_notes, notes.iter().cloned().map(Some).collect::<Vec<_>>());
     }
 }
+
+/// A compaction that took the tablet before DROP may still be writing into its directory:
+/// the drop waits for it instead of failing with "Directory not empty". A thread stands in
+/// for the compaction, creating files for 30 ms (or until the directory is gone).
+#[test]
+fn a_drop_outlasts_a_writer_still_creating_files_in_the_tablet() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    for round in 0..10u64 {
+        let tablet = manager.create_tablet(100 + round, KeysType::Duplicate, vec!["id".into()]).expect("create");
+        let tablet_directory = tablet.directory().to_path_buf();
+        let writer = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut written = 0u64;
+            while started.elapsed() < std::time::Duration::from_millis(30)
+                && std::fs::write(tablet_directory.join(format!("rowset-{written}.parquet")), b"rows").is_ok()
+            {
+                written += 1;
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        manager.drop_tablet(100 + round).expect("the drop waits out the writer");
+        writer.join().expect("writer");
+        assert!(!tablet.directory().exists(), "round {round}");
+    }
+}
