@@ -103,10 +103,11 @@ impl KeyBitmap {
         self.bitmap.rows(array, within, false).map(|(bits, _outside)| bits)
     }
 
+    /// The span is from the smallest key to the largest; no keys build an empty span.
     fn range(&self) -> KeyRange {
         match self.bitmap.bounds() {
-            Some((smallest, largest)) if self.keys > 0 => KeyRange::Between(smallest, largest),
-            _ => KeyRange::Empty,
+            Some((smallest, largest)) => KeyRange::Between(smallest, largest),
+            None => KeyRange::Empty,
         }
     }
 }

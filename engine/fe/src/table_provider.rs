@@ -710,62 +710,62 @@ impl ExecutionPlan for TabletScanExec {
             .collect();
         let read = move |predicate: Option<ScanPredicate>| {
             futures::stream::iter(tablets)
-            .map(move |(tablet_id, version)| {
-                let request = ScanRequest {
-                    tablet_id,
-                    version,
-                    schema: tablet_schema.clone(),
-                    projection: projection.clone(),
-                    predicate: predicate.clone(),
-                    dictionary_columns: dictionary_columns.clone(),
-                };
-                match backend.scan(request) {
-                    Ok(stream) => stream
-                        .map(|batch| batch.map_err(|error| DataFusionError::External(Box::new(error))))
-                        .boxed(),
-                    Err(error) => futures::stream::once(async move { Err(DataFusionError::External(Box::new(error))) }).boxed(),
-                }
-            })
-            .flatten()
-            .map(move |batch: DataFusionResult<RecordBatch>| {
-                let batch = batch?;
-                let rows = batch.num_rows();
-                rows_read.add(rows);
-                // Same arrays, under the planner's (lower-case) column names; dictionary-encoded
-                // columns keep their type until the filter has run.
-                let encoded = batch.schema().fields().iter().zip(output_schema.fields()).any(|(read, declared)| read.data_type() != declared.data_type());
-                let schema = if encoded {
-                    let fields: Vec<Field> = output_schema
-                        .fields()
-                        .iter()
-                        .zip(batch.columns())
-                        .map(|(field, array)| field.as_ref().clone().with_data_type(array.data_type().clone()))
-                        .collect();
-                    Arc::new(Schema::new(fields))
-                } else {
-                    Arc::clone(&output_schema)
-                };
-                let batch = RecordBatch::try_new_with_options(
-                    schema,
-                    batch.columns().to_vec(),
-                    &RecordBatchOptions::new().with_row_count(Some(rows)),
-                )?;
-                let _timer = baseline.elapsed_compute().timer();
-                let filtered = match &filter {
-                    Some(filter) => filter.apply(batch),
-                    None => Ok(batch),
-                };
-                let filtered = match filtered {
-                    Ok(batch) if encoded => finish_columns(batch, &output_schema, &coded),
-                    other => other,
-                };
-                if let Ok(batch) = &filtered {
-                    baseline.record_output(batch.num_rows());
-                }
-                filtered
-            })
-            .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)))
-            .boxed()
+                .map(move |(tablet_id, version)| {
+                    let request = ScanRequest {
+                        tablet_id,
+                        version,
+                        schema: tablet_schema.clone(),
+                        projection: projection.clone(),
+                        predicate: predicate.clone(),
+                        dictionary_columns: dictionary_columns.clone(),
+                    };
+                    match backend.scan(request) {
+                        Ok(stream) => stream
+                            .map(|batch| batch.map_err(|error| DataFusionError::External(Box::new(error))))
+                            .boxed(),
+                        Err(error) => futures::stream::once(async move { Err(DataFusionError::External(Box::new(error))) }).boxed(),
+                    }
+                })
+                .flatten()
+                .map(move |batch: DataFusionResult<RecordBatch>| {
+                    let batch = batch?;
+                    let rows = batch.num_rows();
+                    rows_read.add(rows);
+                    // Same arrays, under the planner's (lower-case) column names; dictionary-encoded
+                    // columns keep their type until the filter has run.
+                    let encoded = batch.schema().fields().iter().zip(output_schema.fields()).any(|(read, declared)| read.data_type() != declared.data_type());
+                    let schema = if encoded {
+                        let fields: Vec<Field> = output_schema
+                            .fields()
+                            .iter()
+                            .zip(batch.columns())
+                            .map(|(field, array)| field.as_ref().clone().with_data_type(array.data_type().clone()))
+                            .collect();
+                        Arc::new(Schema::new(fields))
+                    } else {
+                        Arc::clone(&output_schema)
+                    };
+                    let batch = RecordBatch::try_new_with_options(
+                        schema,
+                        batch.columns().to_vec(),
+                        &RecordBatchOptions::new().with_row_count(Some(rows)),
+                    )?;
+                    let _timer = baseline.elapsed_compute().timer();
+                    let filtered = match &filter {
+                        Some(filter) => filter.apply(batch),
+                        None => Ok(batch),
+                    };
+                    let filtered = match filtered {
+                        Ok(batch) if encoded => finish_columns(batch, &output_schema, &coded),
+                        other => other,
+                    };
+                    if let Ok(batch) = &filtered {
+                        baseline.record_output(batch.num_rows());
+                    }
+                    filtered
+                })
+                .filter(|batch| futures::future::ready(!matches!(batch, Ok(batch) if batch.num_rows() == 0)))
+                .boxed()
         };
         // A repartition or a join's build side may start this scan before the joins above
         // have built their runtime filters: nothing is read until they have, and storage
