@@ -5,6 +5,7 @@
 //! [`register_rules`] adds them all to a `SessionContext`; the FE's query sessions and the
 //! load executor both call it, so a statement is optimized the same way wherever it runs.
 
+mod average_from_sum;
 mod decimal_literal;
 mod decimal_multiply;
 mod semi_join;
@@ -23,6 +24,7 @@ pub fn register_rules(context: &SessionContext) {
     context.add_optimizer_rule(Arc::new(decimal_literal::DecimalLiteralScale));
     // After the literal rule, so `1 - price` has equal scales by then.
     context.add_optimizer_rule(Arc::new(decimal_multiply::DecimalMultiply));
+    context.add_optimizer_rule(Arc::new(average_from_sum::AverageFromSum));
 }
 
 /// Rewrites each expression of a projection, filter or aggregate bottom-up with `rewrite`,
