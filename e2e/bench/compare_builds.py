@@ -14,7 +14,8 @@ wall time on each, and the servers' CPU per round (user + system, from /proc/PID
 
 A query argument is a suite or a glob on query ids, as `bench.py --queries` takes them.
 `--data-b` gives B its own data (say, the same rows partitioned differently); without it both
-copy `--data`. Results are checked to be equal between A and B, after sorting the rows.
+copy `--data`. A and B must return the same rows, compared as the benchmark compares engines (compare.py).
+The first round only warms caches: best, median and CPU come from the rounds after it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from compare import diff
 from engines import Cairn, EngineError
 from queries import load_queries
 
@@ -49,15 +51,12 @@ def parse_arguments(argv):
     parser.add_argument("--data", type=Path, required=True,
                         help="a Cairn data directory (run.sh --keep: <work>/sf1/cairn/data)")
     parser.add_argument("--data-b", type=Path, help="B's data directory (default: --data)")
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=8,
+                        help="rounds, the first of which only warms caches (default 8)")
     parser.add_argument("--work-dir", type=Path,
                         help="where the two copies go (default: a temporary directory)")
     parser.add_argument("queries", nargs="+", help="suites or globs, e.g. tpch 'ssb/q2.*'")
     return parser.parse_args(argv)
-
-
-def sorted_rows(rows):
-    return sorted(rows, key=repr)
 
 
 def main(argv=None) -> int:
@@ -87,10 +86,13 @@ def main(argv=None) -> int:
                 results = {}
                 for label in order:
                     seconds, rows = servers[label].timed_query(query.database, query.text_for("cairn"))
-                    times[(label, query.id)].append(seconds * 1000)
+                    # The first round warms caches and is left out, unless it is the only one.
+                    if round_number > 0 or args.rounds == 1:
+                        times[(label, query.id)].append(seconds * 1000)
                     results[label] = rows
-                if round_number == 0 and sorted_rows(results["A"]) != sorted_rows(results["B"]):
-                    print(f"RESULTS DIFFER on {query.id}", file=sys.stderr)
+                difference = round_number == 0 and diff(results["A"], results["B"], "A", "B")
+                if difference:
+                    print(f"{query.id}: the builds' results differ\n{difference}", file=sys.stderr)
                     return 1
             for label, server in servers.items():
                 cpu_per_round[label].append(cpu_seconds(server.process.pid) - cpu_before[label])
@@ -108,7 +110,6 @@ def main(argv=None) -> int:
         print(f"{'total':<14}{totals['A best']:>9.1f}{totals['B best']:>9.1f}"
               f"{totals['A median']:>10.1f}{totals['B median']:>10.1f}"
               f"{totals['B median'] / totals['A median']:>7.3f}")
-        # The first round warms caches; CPU is reported over the rest.
         for label in servers:
             warm = cpu_per_round[label][1:] or cpu_per_round[label]
             print(f"CPU per round, {label}: {1000 * statistics.median(warm):.0f} ms (median of "
