@@ -118,7 +118,8 @@ fn averages_to_replace(aggregate: &Aggregate) -> Result<Vec<Option<Average>>> {
     let mut replacements = Vec::with_capacity(aggregate.aggr_expr.len());
     for expression in &aggregate.aggr_expr {
         let replacement = match plain(expression, "avg") {
-            Some(argument) if matches!(argument.get_type(schema)?, DataType::Decimal128(..)) => {
+            // A volatile argument (`rand()`) is a new value in each aggregate that names it.
+            Some(argument) if !argument.is_volatile() && matches!(argument.get_type(schema)?, DataType::Decimal128(..)) => {
                 let sum = aggregate.aggr_expr.iter().find(|other| plain(other, "sum").as_ref() == Some(&argument));
                 let argument_nullable = argument.nullable(schema)?;
                 let count = aggregate.aggr_expr.iter().find(|other| match plain(other, "count") {
