@@ -43,7 +43,10 @@ trap 'exit 130' INT TERM
 
 say "building cairn-operator and cairn"
 target_dir="${CARGO_TARGET_DIR:-${repository}/target}"
-(cd "${repository}" && cargo build -q -p cairn-operator --bin cairn-operator && cargo build -q -p cairn --bin cairn)
+# The build e2e/run-all.sh makes, so that under it this is a no-op: `-p cairn` alone resolves
+# the dependencies' features without the workspace's dev-dependencies, and CI's first run on a
+# fresh machine compiled DataFusion and every crate above it a second time here.
+(cd "${repository}" && cargo build -q --workspace --all-targets)
 operator_bin="${target_dir}/debug/cairn-operator"
 cairn_bin="${target_dir}/debug/cairn"
 venv="$(bash "${repository}/e2e/tools/python.sh" | tail -n 1)"
