@@ -215,7 +215,6 @@ mod tests {
     use datafusion::arrow::array::{Decimal128Array, Int32Array, RecordBatch};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::arrow::util::pretty::pretty_format_batches;
-    use datafusion::prelude::SessionContext;
 
     use super::*;
 
@@ -233,14 +232,7 @@ mod tests {
     }
 
     async fn run(query: &str, batch: &RecordBatch, with_rule: bool) -> Result<(String, Vec<RecordBatch>)> {
-        let context = SessionContext::new();
-        if with_rule {
-            context.add_optimizer_rule(Arc::new(AverageFromSum));
-        }
-        context.register_batch("t", batch.clone())?;
-        let frame = context.sql(query).await?;
-        let plan = format!("{}", frame.clone().into_optimized_plan()?.display_indent());
-        Ok((plan, frame.collect().await?))
+        crate::test_support::run_on_batch(query, batch, with_rule.then(|| Arc::new(AverageFromSum) as _)).await
     }
 
     async fn same_as_datafusion(query: &str, batch: &RecordBatch) -> Result<String> {

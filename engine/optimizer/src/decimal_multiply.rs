@@ -152,7 +152,6 @@ mod tests {
     use datafusion::arrow::array::{Decimal128Array, RecordBatch};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::arrow::util::pretty::pretty_format_batches;
-    use datafusion::prelude::SessionContext;
 
     use super::*;
 
@@ -161,14 +160,7 @@ mod tests {
     }
 
     async fn run(query: &str, batch: &RecordBatch, with_rule: bool) -> Result<(String, Vec<RecordBatch>)> {
-        let context = SessionContext::new();
-        if with_rule {
-            context.add_optimizer_rule(Arc::new(DecimalMultiply));
-        }
-        context.register_batch("t", batch.clone())?;
-        let frame = context.sql(query).await?;
-        let plan = format!("{}", frame.clone().into_optimized_plan()?.display_indent());
-        Ok((plan, frame.collect().await?))
+        crate::test_support::run_on_batch(query, batch, with_rule.then(|| Arc::new(DecimalMultiply) as _)).await
     }
 
     /// Same schema (names and types) and the same values as DataFusion's own arithmetic,

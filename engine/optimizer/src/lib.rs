@@ -48,3 +48,30 @@ fn rewrite_expressions(
         Ok(rewritten.update_data(|expression| name.restore(expression)))
     })
 }
+
+#[cfg(test)]
+mod test_support {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::RecordBatch;
+    use datafusion::common::Result;
+    use datafusion::optimizer::OptimizerRule;
+    use datafusion::prelude::SessionContext;
+
+    /// Runs `query` over `batch` as table `t`, with `rule` added to DataFusion's optimizer if
+    /// given: the optimized plan, indented, and the result.
+    pub(crate) async fn run_on_batch(
+        query: &str,
+        batch: &RecordBatch,
+        rule: Option<Arc<dyn OptimizerRule + Send + Sync>>,
+    ) -> Result<(String, Vec<RecordBatch>)> {
+        let context = SessionContext::new();
+        if let Some(rule) = rule {
+            context.add_optimizer_rule(rule);
+        }
+        context.register_batch("t", batch.clone())?;
+        let frame = context.sql(query).await?;
+        let plan = format!("{}", frame.clone().into_optimized_plan()?.display_indent());
+        Ok((plan, frame.collect().await?))
+    }
+}
