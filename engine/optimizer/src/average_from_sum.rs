@@ -270,7 +270,8 @@ mod tests {
 
         // random() draws anew for each aggregate, so the plan keeps both.
         let (plan, _) = run(
-            "SELECT sum(CAST(random() AS DECIMAL(10, 2))), avg(CAST(random() AS DECIMAL(10, 2))), count(*) FROM t",
+            "SELECT sum(CAST(random() AS DECIMAL(10, 2))), avg(CAST(random() AS DECIMAL(10, 2))), \
+             count(CAST(random() AS DECIMAL(10, 2))) FROM t",
             &batch,
             true,
         )
