@@ -10,6 +10,7 @@ pub mod catalog;
 mod column_lineage;
 pub mod convert;
 pub mod ddl;
+mod dense_groups;
 mod dynamic_filters;
 pub mod error;
 pub mod frontend;

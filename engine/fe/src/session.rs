@@ -124,6 +124,8 @@ impl FeSession {
             .with_physical_optimizer_rule(Arc::new(crate::bucket_aggregation::BucketAggregation))
             .with_physical_optimizer_rule(Arc::new(crate::low_cardinality::LowCardinalityGroupBy))
             .with_physical_optimizer_rule(Arc::new(crate::runtime_filter::RuntimeFilters))
+            // Last: the rules before it look for DataFusion's partial aggregations.
+            .with_physical_optimizer_rule(Arc::new(crate::dense_groups::DenseGroups))
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_catalog(
