@@ -165,6 +165,30 @@ impl GroupNumbers {
         }
     }
 
+    /// The group number of each row of `batch` by `key` into `groups`; `pair` holds the two
+    /// code columns of `key` if it is a pair of codes, whose keys are then made here as they
+    /// are read, without the array of them (`low_cardinality::PairOfCodes` makes the same).
+    fn number_rows(
+        &mut self,
+        key: &Arc<dyn PhysicalExpr>,
+        pair: Option<&(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)>,
+        batch: &RecordBatch,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
+        if let Some((high, low)) = pair {
+            let (high, low) = (high.evaluate(batch)?.into_array(batch.num_rows())?, low.evaluate(batch)?.into_array(batch.num_rows())?);
+            if let (Some(high), Some(low)) = (high.as_primitive_opt::<UInt32Type>(), low.as_primitive_opt::<UInt32Type>())
+                && high.null_count() == 0
+                && low.null_count() == 0
+            {
+                groups.clear();
+                let keys = high.values().iter().zip(low.values()).map(|(high, low)| ((u64::from(*high) + 1) << 32) | (u64::from(*low) + 1));
+                return self.number_valid(keys, groups);
+            }
+        }
+        self.number(&key.evaluate(batch)?.into_array(batch.num_rows())?, groups)
+    }
+
     /// [`GroupNumbers::number`] for keys without NULLs: one lookup a row, without a branch
     /// that mispredicts; the rows whose keys have no group yet (or no slot: the shape then
     /// grows) get theirs after.
@@ -389,6 +413,7 @@ impl ExecutionPlan for DenseGroupAggregateExec {
         let mut accumulators: Vec<Box<dyn GroupsAccumulator>> =
             self.aggregates.iter().map(|aggregate| aggregate.create_groups_accumulator()).collect::<Result<_>>()?;
         let key = Arc::clone(&self.key.0);
+        let pair = crate::low_cardinality::codes_of_pair(&key);
         let schema = Arc::clone(&self.schema);
         let output_schema = Arc::clone(&schema);
         let baseline = BaselineMetrics::new(&self.metrics, partition);
@@ -402,8 +427,7 @@ impl ExecutionPlan for DenseGroupAggregateExec {
             while let Some(batch) = input.next().await {
                 let batch = batch?;
                 let _timer = baseline.elapsed_compute().timer();
-                let keys = key.evaluate(&batch)?.into_array(batch.num_rows())?;
-                numbers.number(&keys, &mut groups)?;
+                numbers.number_rows(&key, pair.as_ref(), &batch, &mut groups)?;
                 lanes.spread(&mut groups, numbers.len());
                 let values = evaluate_many(&arguments, &batch)?;
                 for (accumulator, values) in accumulators.iter_mut().zip(&values) {
@@ -497,6 +521,34 @@ mod tests {
             keys.as_primitive::<UInt64Type>().values().to_vec(),
             vec![(1 << 32) | 2, 5, 0, (7 << 32) | 1000, u64::MAX, 6]
         );
+        Ok(())
+    }
+
+    /// A pair of codes numbers its rows alike whether its keys are made while reading the
+    /// codes (no NULLs) or taken from the pair's own array (NULLs).
+    #[test]
+    fn pairs_of_codes_are_numbered_as_their_keys() -> Result<()> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        use datafusion::physical_expr::expressions::Column;
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::UInt32, true), Field::new("b", DataType::UInt32, true)]));
+        let pair = crate::low_cardinality::pair_of_codes(Arc::new(Column::new("a", 0)), Arc::new(Column::new("b", 1)));
+        let codes = crate::low_cardinality::codes_of_pair(&pair);
+        assert!(codes.is_some());
+        let batches = [
+            (UInt32Array::from(vec![0, 1, 0, 2, 1]), UInt32Array::from(vec![3, 3, 3, 0, 3])),
+            (UInt32Array::from(vec![Some(2), None, Some(0), None]), UInt32Array::from(vec![Some(0), Some(3), Some(3), None])),
+        ];
+        let (mut numbers, mut by_pair) = (GroupNumbers::default(), GroupNumbers::default());
+        for (high, low) in batches {
+            let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(high), Arc::new(low)])?;
+            let (mut groups, mut expected) = (Vec::new(), Vec::new());
+            numbers.number_rows(&pair, codes.as_ref(), &batch, &mut groups)?;
+            by_pair.number(&pair.evaluate(&batch)?.into_array(batch.num_rows())?, &mut expected)?;
+            assert_eq!(groups, expected);
+        }
+        assert_eq!(numbers.len(), 5, "(0,3) (1,3) (2,0) (NULL,3) (NULL,NULL)");
+        let (keys, expected) = (numbers.emit(&DataType::UInt64)?, by_pair.emit(&DataType::UInt64)?);
+        assert_eq!(keys.as_ref(), expected.as_ref());
         Ok(())
     }
 

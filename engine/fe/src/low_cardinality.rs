@@ -481,6 +481,18 @@ struct PairOfCodes {
     low: Arc<dyn PhysicalExpr>,
 }
 
+/// The two code columns of `expression`, if it is a pair of codes: an operator can make the
+/// keys from them as it reads them (`dense_groups.rs`).
+pub(crate) fn codes_of_pair(expression: &Arc<dyn PhysicalExpr>) -> Option<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)> {
+    expression.downcast_ref::<PairOfCodes>().map(|pair| (Arc::clone(&pair.high), Arc::clone(&pair.low)))
+}
+
+/// A pair of the codes in `high` and `low`, for tests elsewhere.
+#[cfg(test)]
+pub(crate) fn pair_of_codes(high: Arc<dyn PhysicalExpr>, low: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+    Arc::new(PairOfCodes { high, low })
+}
+
 impl PartialEq for PairOfCodes {
     fn eq(&self, other: &Self) -> bool {
         self.high.as_ref() == other.high.as_ref() && self.low.as_ref() == other.low.as_ref()
