@@ -5,12 +5,14 @@
 //! of them in 64 bits), and DataFusion's `GroupValuesPrimitive::intern` still hashed every
 //! row's code into its table: 12.9% of TPC-H q01's CPU (perf, 40 runs), for four groups.
 //! Codes are small integers, handed out from 0 as the scan meets values, so a row's group is
-//! one array lookup: [`GroupNumbers`], by the pair's first code, then its second.
+//! one array lookup ([`GroupNumbers`]).
 //!
-//! [`DenseGroupAggregateExec`] is the partial aggregation with only that changed: the
-//! accumulators are DataFusion's own (`GroupsAccumulator`), given the same arguments, and it
-//! emits what the partial aggregation emitted (the key, then each accumulator's state), so
-//! the final aggregation above reads it unchanged. The rule [`DenseGroups`] puts it in place
+//! [`DenseGroupAggregateExec`] is the partial aggregation with that changed, and with two
+//! accumulator slots for each of a few groups ([`LANED_GROUPS_AT_MOST`]). The accumulators
+//! are DataFusion's own (`GroupsAccumulator`), given the same arguments, and it emits what
+//! the partial aggregation emitted (the key, then each accumulator's state; a key twice where
+//! it had two slots), so the final aggregation above reads it unchanged. Its groups are few
+//! by construction, so unlike DataFusion's it does not account their memory to the pool. The rule [`DenseGroups`] puts it in place
 //! of a partial aggregation grouped by one code or one pair of codes whose aggregates all
 //! have such accumulators, without DISTINCT, ORDER BY or FILTER.
 
@@ -84,11 +86,17 @@ impl GroupNumbers {
             return true;
         }
         let second_bits = self.second_bits.max(u64::BITS - second.leading_zeros());
+        let slots_for = |firsts: u64| {
+            let slots = usize::try_from(firsts).ok()?.checked_shl(second_bits)?;
+            (slots <= SLOTS_AT_MOST && slots >> second_bits == firsts as usize).then_some((firsts, slots))
+        };
+        // Twice the rows where more are needed and that fits, so that first halves met one
+        // by one (a pair whose first column has hundreds of values) do not rebuild the slots
+        // each time.
         let firsts = self.firsts().max(first + 1);
-        let Some(slots) = usize::try_from(firsts).ok().and_then(|firsts| firsts.checked_shl(second_bits)) else { return false };
-        if slots > SLOTS_AT_MOST || slots >> second_bits != firsts as usize {
-            return false;
-        }
+        let doubled = if firsts > self.firsts() { firsts.max(self.firsts().saturating_mul(2)) } else { firsts };
+        let grown = slots_for(doubled).or_else(|| slots_for(firsts));
+        let Some((_, slots)) = grown else { return false };
         self.slots = vec![UNASSIGNED; slots];
         self.second_bits = second_bits;
         self.sparse.clear();
@@ -549,6 +557,22 @@ mod tests {
         assert_eq!(numbers.len(), 5, "(0,3) (1,3) (2,0) (NULL,3) (NULL,NULL)");
         let (keys, expected) = (numbers.emit(&DataType::UInt64)?, by_pair.emit(&DataType::UInt64)?);
         assert_eq!(keys.as_ref(), expected.as_ref());
+        Ok(())
+    }
+
+    /// Hundreds of first halves, met one by one and then again in another order, keep the
+    /// numbers they were first given.
+    #[test]
+    fn many_first_halves_keep_their_numbers() -> Result<()> {
+        let mut numbers = GroupNumbers::default();
+        let mut groups = Vec::new();
+        let keys: Vec<u64> = (0..500u64).flat_map(|first| (0..3u64).map(move |second| (first << 32) | second)).collect();
+        numbers.number(&(Arc::new(UInt64Array::from(keys.clone())) as ArrayRef), &mut groups)?;
+        assert_eq!(groups, (0..1500).collect::<Vec<usize>>());
+        let reversed: Vec<u64> = keys.iter().rev().copied().collect();
+        numbers.number(&(Arc::new(UInt64Array::from(reversed)) as ArrayRef), &mut groups)?;
+        assert_eq!(groups, (0..1500).rev().collect::<Vec<usize>>());
+        assert!(numbers.sparse.is_empty() && numbers.firsts() >= 500);
         Ok(())
     }
 
