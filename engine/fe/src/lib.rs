@@ -33,6 +33,7 @@ pub mod router;
 mod runtime_filter;
 pub mod scan_filter;
 mod selected_rows;
+mod shared_results;
 pub mod session;
 pub mod show;
 mod span_bitmap;

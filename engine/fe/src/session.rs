@@ -126,6 +126,8 @@ impl FeSession {
             .with_physical_optimizer_rule(Arc::new(crate::runtime_filter::RuntimeFilters))
             // Last: the rules before it look for DataFusion's partial aggregations.
             .with_physical_optimizer_rule(Arc::new(crate::dense_groups::DenseGroups))
+            // After every rule that rewrites the copies it compares.
+            .with_physical_optimizer_rule(Arc::new(crate::shared_results::SharedResults))
             .build();
         let context = SessionContext::new_with_state(state);
         context.register_catalog(
