@@ -11,8 +11,8 @@
 //! Whichever copy is read first computes it and keeps it, the other replays it. Only final
 //! aggregations are shared: their results have a row a group, not a row a fact, so keeping
 //! one costs little. A plan that calls a volatile function (two calls of `random()` must
-//! differ) or holds a runtime or dynamic filter (each filled by its own join, though two may
-//! print alike before they run) is never shared.
+//! differ), holds a runtime or dynamic filter (each filled by its own join, though two may
+//! print alike before they run) or reads a recursive query's work table is never shared.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -186,7 +186,9 @@ fn shareable(node: &Arc<dyn ExecutionPlan>) -> Option<String> {
     }
     let mut refused = false;
     node.apply(|descendant| {
-        if matches!(descendant.name(), "RuntimeFilterBuildExec" | "SharedResultExec") {
+        // A recursive query's work table holds other rows at each step. DataFusion refuses two
+        // references to it, so no two copies read it today; this keeps it so.
+        if matches!(descendant.name(), "RuntimeFilterBuildExec" | "SharedResultExec" | "WorkTableExec") {
             refused = true;
             return Ok(TreeNodeRecursion::Stop);
         }
