@@ -38,6 +38,8 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
 
+use crate::low_cardinality::{codes_of_pair, pair_half, pair_key};
+
 /// A group number not yet given.
 const UNASSIGNED: u32 = u32::MAX;
 
@@ -175,7 +177,7 @@ impl GroupNumbers {
 
     /// The group number of each row of `batch` by `key` into `groups`; `pair` holds the two
     /// code columns of `key` if it is a pair of codes, whose keys are then made here as they
-    /// are read, without the array of them (`low_cardinality::PairOfCodes` makes the same).
+    /// are read, without the array of them (as `low_cardinality::PairOfCodes` makes them).
     fn number_rows(
         &mut self,
         key: &Arc<dyn PhysicalExpr>,
@@ -190,7 +192,7 @@ impl GroupNumbers {
                 && low.null_count() == 0
             {
                 groups.clear();
-                let keys = high.values().iter().zip(low.values()).map(|(high, low)| ((u64::from(*high) + 1) << 32) | (u64::from(*low) + 1));
+                let keys = high.values().iter().zip(low.values()).map(|(high, low)| pair_key(pair_half(*high), pair_half(*low)));
                 return self.number_valid(keys, groups);
             }
         }
@@ -274,11 +276,11 @@ impl Lanes {
         if self.enabled { groups * 2 } else { groups }
     }
 
-    /// The group of each emitted row, and the slot it comes from; `None` for both when
-    /// slots are groups.
-    fn emitted(&self, groups: usize) -> (Option<UInt64Array>, Option<UInt64Array>) {
+    /// The group of each emitted row and the slot it comes from; `None` when slots are
+    /// groups.
+    fn emitted(&self, groups: usize) -> Option<(UInt64Array, UInt64Array)> {
         if !self.enabled {
-            return (None, None);
+            return None;
         }
         let slots: UInt64Array = (0..groups as u64)
             .flat_map(|group| {
@@ -287,7 +289,7 @@ impl Lanes {
             })
             .collect();
         let key_rows: UInt64Array = slots.values().iter().map(|slot| slot / 2).collect();
-        (Some(key_rows), Some(slots))
+        Some((key_rows, slots))
     }
 }
 
@@ -421,7 +423,7 @@ impl ExecutionPlan for DenseGroupAggregateExec {
         let mut accumulators: Vec<Box<dyn GroupsAccumulator>> =
             self.aggregates.iter().map(|aggregate| aggregate.create_groups_accumulator()).collect::<Result<_>>()?;
         let key = Arc::clone(&self.key.0);
-        let pair = crate::low_cardinality::codes_of_pair(&key);
+        let pair = codes_of_pair(&key);
         let schema = Arc::clone(&self.schema);
         let output_schema = Arc::clone(&schema);
         let baseline = BaselineMetrics::new(&self.metrics, partition);
@@ -447,15 +449,15 @@ impl ExecutionPlan for DenseGroupAggregateExec {
                 return Ok(None);
             }
             let keys = numbers.emit(output_schema.field(0).data_type())?;
-            let (key_rows, slots) = lanes.emitted(numbers.len());
-            let mut columns: Vec<ArrayRef> = vec![match &key_rows {
-                Some(key_rows) => take(keys.as_ref(), key_rows, None)?,
+            let emitted = lanes.emitted(numbers.len());
+            let mut columns: Vec<ArrayRef> = vec![match &emitted {
+                Some((key_rows, _)) => take(keys.as_ref(), key_rows, None)?,
                 None => keys,
             }];
             for accumulator in &mut accumulators {
                 for state in accumulator.state(EmitTo::All)? {
-                    columns.push(match &slots {
-                        Some(slots) => take(state.as_ref(), slots, None)?,
+                    columns.push(match &emitted {
+                        Some((_, slots)) => take(state.as_ref(), slots, None)?,
                         None => state,
                     });
                 }

@@ -514,13 +514,23 @@ impl fmt::Display for PairOfCodes {
     }
 }
 
-/// A code column's values plus one, 0 where NULL.
+/// A code as a half of a pair's key: the code plus one (0 is NULL's).
+pub(crate) fn pair_half(code: u32) -> u64 {
+    u64::from(code) + 1
+}
+
+/// The key of a pair whose halves are `high` and `low` ([`pair_half`]).
+pub(crate) fn pair_key(high: u64, low: u64) -> u64 {
+    (high << 32) | low
+}
+
+/// A code column's values as halves of a pair's key ([`pair_half`]).
 fn shifted_codes(expression: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<Vec<u64>> {
     let codes = expression.evaluate(batch)?.into_array(batch.num_rows())?;
     let codes = codes
         .as_primitive_opt::<UInt32Type>()
         .ok_or_else(|| DataFusionError::Internal(format!("GROUP BY codes arrived as {}", codes.data_type())))?;
-    let mut shifted: Vec<u64> = codes.values().iter().map(|code| u64::from(*code) + 1).collect();
+    let mut shifted: Vec<u64> = codes.values().iter().map(|code| pair_half(*code)).collect();
     if let Some(nulls) = codes.nulls() {
         for row in nulls.iter().enumerate().filter(|(_, valid)| !valid).map(|(row, _)| row) {
             shifted[row] = 0;
@@ -548,7 +558,7 @@ impl PhysicalExpr for PairOfCodes {
         let mut keys = shifted_codes(&self.high, batch)?;
         let low = shifted_codes(&self.low, batch)?;
         for (key, low) in keys.iter_mut().zip(low) {
-            *key = (*key << 32) | low;
+            *key = pair_key(*key, low);
         }
         Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(keys))))
     }

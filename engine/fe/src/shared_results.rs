@@ -145,12 +145,23 @@ impl PhysicalOptimizerRule for SharedResults {
     }
 
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        // Each shareable plan by its text, and how often it occurs.
+        // Most queries have one final aggregation at most: their plans are not printed.
+        let mut finals = 0;
+        plan.apply(|node| {
+            finals += usize::from(is_final_aggregation(node));
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if finals < 2 {
+            return Ok(plan);
+        }
+        // Each shareable plan's text by its node, and how often each text occurs; within a
+        // copy too, since the copy may be the part of a larger plan that repeats.
+        let mut texts: HashMap<*const (), String> = HashMap::new();
         let mut copies: HashMap<String, usize> = HashMap::new();
         plan.apply(|node| {
-            // Within one too: the copy may be the part of a larger plan that repeats.
             if let Some(text) = shareable(node) {
-                *copies.entry(text).or_default() += 1;
+                *copies.entry(text.clone()).or_default() += 1;
+                texts.insert(Arc::as_ptr(node).cast::<()>(), text);
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
@@ -159,15 +170,16 @@ impl PhysicalOptimizerRule for SharedResults {
             return Ok(plan);
         }
         let mut results: HashMap<String, Arc<SharedResult>> = HashMap::new();
+        // Top down, the nodes visited are those of `plan`, which the texts were taken from.
         plan.transform_down(|node| {
-            let Some(text) = shareable(&node).filter(|text| copies.contains_key(text)) else {
+            let Some(text) = texts.get(&Arc::as_ptr(&node).cast::<()>()).filter(|text| copies.contains_key(*text)) else {
                 return Ok(Transformed::no(node));
             };
             let partitions = node.properties().output_partitioning().partition_count();
             let shared = results
                 .entry(text.clone())
                 .or_insert_with(|| Arc::new(SharedResult { partitions: (0..partitions).map(|_| OnceCell::new()).collect() }));
-            let exec = SharedResultExec { input: node, shared: Arc::clone(shared), copies: copies[&text] };
+            let exec = SharedResultExec { input: node, shared: Arc::clone(shared), copies: copies[text] };
             // The outermost copy is shared whole, its parts with it.
             Ok(Transformed::new(Arc::new(exec) as Arc<dyn ExecutionPlan>, true, TreeNodeRecursion::Jump))
         })
@@ -175,13 +187,18 @@ impl PhysicalOptimizerRule for SharedResults {
     }
 }
 
+fn is_final_aggregation(node: &Arc<dyn ExecutionPlan>) -> bool {
+    node.downcast_ref::<AggregateExec>().is_some_and(|aggregate| {
+        matches!(
+            aggregate.mode(),
+            AggregateMode::Final | AggregateMode::FinalPartitioned | AggregateMode::Single | AggregateMode::SinglePartitioned
+        )
+    })
+}
+
 /// The text that identifies `node`'s plan, if it is a final aggregation that may be shared.
 fn shareable(node: &Arc<dyn ExecutionPlan>) -> Option<String> {
-    let aggregate = node.downcast_ref::<AggregateExec>()?;
-    if !matches!(
-        aggregate.mode(),
-        AggregateMode::Final | AggregateMode::FinalPartitioned | AggregateMode::Single | AggregateMode::SinglePartitioned
-    ) {
+    if !is_final_aggregation(node) {
         return None;
     }
     let mut refused = false;
@@ -202,7 +219,8 @@ fn shareable(node: &Arc<dyn ExecutionPlan>) -> Option<String> {
         })
     })
     .ok()?;
-    // A scan's filter is not among its expressions: its text names a runtime or dynamic one.
+    // A node that holds a runtime or dynamic filter without listing it among its expressions
+    // still names it in its text (a tablet scan lists its filter's).
     let text = displayable(node.as_ref()).indent(true).to_string();
     let filled_at_run_time = text.contains("runtime_filter(") || text.contains("DynamicFilter");
     (!refused && !filled_at_run_time).then_some(text)
