@@ -18,13 +18,15 @@ use crate::selected_rows::test_selected;
 pub(crate) struct SpanBitmap {
     min: i64,
     span: u64,
-    /// Bit `(v - min) % 64` of word `(v - min) / 64` is value `v`'s.
+    /// Bit `(v - min) % 64` of word `(v - min) / 64` is value `v`'s. A power of two of
+    /// them, as [`cairn_kernels::look_up_bits`] takes them.
     words: Vec<u64>,
 }
 
 impl SpanBitmap {
     /// `words` covers `span` integers from `min` (at least `span` bits).
-    pub(crate) fn new(min: i64, span: u64, words: Vec<u64>) -> SpanBitmap {
+    pub(crate) fn new(min: i64, span: u64, mut words: Vec<u64>) -> SpanBitmap {
+        words.resize(words.len().max(1).next_power_of_two(), 0);
         SpanBitmap { min, span, words }
     }
 
@@ -103,30 +105,12 @@ impl SpanBitmap {
         Some((bits, outside))
     }
 
-    /// Every row, 64 to a word. A NULL slot's value is whatever it is, so its bit and
-    /// whether it lies outside are masked by the validity words.
+    /// Every row, 64 to a word, by [`cairn_kernels::look_up_bits`]. A NULL slot's value is
+    /// whatever it is, so its bit and whether it lies outside are masked by the validity words.
     fn every_row<N: Into<i64> + Copy>(&self, values: &[N], nulls: Option<&NullBuffer>, null_holds: bool) -> (BooleanBuffer, bool) {
         let valid_chunks = nulls.map(|nulls| nulls.inner().bit_chunks());
-        let mut valid = valid_chunks.as_ref().map(|chunks| chunks.iter_padded());
-        let mut words = Vec::with_capacity(values.len().div_ceil(64));
-        let mut outside = false;
-        for chunk in values.chunks(64) {
-            let (mut word, mut beyond) = (0u64, 0u64);
-            for (position, value) in chunk.iter().enumerate() {
-                let offset = (*value).into().wrapping_sub(self.min) as u64;
-                let inside = offset < self.span;
-                beyond |= u64::from(!inside) << position;
-                word |= u64::from(inside & self.bit(offset)) << position;
-            }
-            match valid.as_mut().and_then(Iterator::next) {
-                Some(valid) => {
-                    outside |= beyond & valid != 0;
-                    word = (word & valid) | if null_holds { !valid } else { 0 };
-                }
-                None => outside |= beyond != 0,
-            }
-            words.push(word);
-        }
+        let valid = valid_chunks.as_ref().map(|chunks| chunks.iter_padded());
+        let (words, outside) = cairn_kernels::look_up_bits(values, self.min, self.span, &self.words, valid, null_holds);
         (BooleanBuffer::new(Buffer::from_vec(words), 0, values.len()), outside)
     }
 }
@@ -177,5 +161,29 @@ mod tests {
         assert!(!outside);
         let strings: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec!["10"]));
         assert!(bitmap().rows(&strings, None, false).is_none());
+    }
+
+    /// A span whose words are not a power of two in number: the padding word and values far
+    /// outside (below `min` too), whose word indexes are masked, never set a bit.
+    #[test]
+    fn values_outside_a_padded_span_read_false() {
+        // 150 integers from -20 (three words), every third one set, and the last.
+        let mut words = vec![0u64; 3];
+        for offset in (0..150).filter(|offset| offset % 3 == 0).chain([149]) {
+            words[offset / 64] |= 1 << (offset % 64);
+        }
+        let bitmap = SpanBitmap::new(-20, 150, words);
+        let values: Vec<i64> = (-700..700).chain([i64::MIN, i64::MAX, 236, 255, -84]).collect();
+        let array: ArrayRef = Arc::new(Int64Array::from(values.clone()));
+        let every_third = |value: i64| (-20..130).contains(&value) && (value + 20) % 3 == 0 || value == 129;
+        let selection = BooleanBuffer::from_iter(values.iter().map(|value| value % 2 == 0));
+        for within in [None, Some(&selection)] {
+            let (bits, outside) = bitmap.rows(&array, within, false).expect("integers");
+            for (row, value) in values.iter().enumerate() {
+                let expected = within.is_none_or(|within| within.value(row)) && every_third(*value);
+                assert_eq!(bits.value(row), expected, "{value}, within: {}", within.is_some());
+            }
+            assert!(outside);
+        }
     }
 }
