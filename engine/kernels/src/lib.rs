@@ -5,8 +5,8 @@
 //!
 //! Why: a runtime filter tests every row of a fact-table scan against a bitmap of the build
 //! side's keys (`cairn_fe`'s `SpanBitmap`), 6M lineorder rows per SSB query, and that loop
-//! was 20-30% of the SSB queries' CPU. Compiled for AVX2 it packs the rows' bits into words
-//! four rows at a time (variable shifts); the baseline copy goes row by row. Paired runs of
+//! was 22% of the SSB queries' CPU (perf). Compiled for AVX2, the loop packs the rows' bits
+//! into words with vector shifts (`vpsllvq`); the baseline copy does it row by row. Paired runs of
 //! the 13 SSB multi-table queries (`compare_builds.py`, 16 rounds): server CPU per round
 //! 370 -> 320 ms. Building the whole binary for x86-64-v3, with this loop as it was, changed
 //! nothing measurable (TPC-H and SSB, CPU per round 2570 ms either way): the rest stays portable.
