@@ -100,6 +100,18 @@ pub fn parse_error(error: &cairn_sql::ParseError) -> FeError {
 }
 
 /// Maps DataFusion's errors to the MySQL codes clients switch on.
+/// DataFusion's text for something it does not implement. Most of its texts already say so
+/// in a sentence ("Multiple recursive references to the same CTE are not supported",
+/// "Unsupported SQL type ..."), which a suffix would double; a bare name gets one.
+fn not_supported_message(message: &str) -> String {
+    let lowered = message.to_ascii_lowercase();
+    if lowered.contains("support") || lowered.contains("implement") {
+        message.to_string()
+    } else {
+        format!("{message} is not supported yet")
+    }
+}
+
 fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
     let root = error.find_root();
     match root {
@@ -150,12 +162,36 @@ fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
                 (ErrorCode::INTERNAL, text)
             }
         }
-        DataFusionError::NotImplemented(message) => {
-            (ErrorCode::NOT_SUPPORTED, format!("{message} is not supported yet"))
-        }
+        DataFusionError::NotImplemented(message) => (ErrorCode::NOT_SUPPORTED, not_supported_message(message)),
         DataFusionError::Execution(message) if message.contains("Cancelled") => {
             (ErrorCode::QUERY_INTERRUPTED, "Query execution was interrupted".to_string())
         }
         other => (ErrorCode::ANALYSIS, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sentence of DataFusion's that says it does not support something is kept as it is;
+    /// a bare name is made one.
+    #[test]
+    fn not_implemented_reads_as_one_sentence() {
+        let cases = [
+            (
+                "Multiple recursive references to the same CTE are not supported",
+                "Multiple recursive references to the same CTE are not supported",
+            ),
+            ("Unsupported SQL type Interval", "Unsupported SQL type Interval"),
+            ("Physical plan does not support logical expression Wildcard", "Physical plan does not support logical expression Wildcard"),
+            ("Not implemented: GROUPS frames", "Not implemented: GROUPS frames"),
+            ("NATURAL JOIN", "NATURAL JOIN is not supported yet"),
+        ];
+        for (message, expected) in cases {
+            let (code, text) = map_datafusion_error(&DataFusionError::NotImplemented(message.to_string()));
+            assert_eq!(code, ErrorCode::NOT_SUPPORTED, "{message}");
+            assert_eq!(text, expected);
+        }
     }
 }
