@@ -99,7 +99,6 @@ pub fn parse_error(error: &cairn_sql::ParseError) -> FeError {
     FeError::user(code, message)
 }
 
-/// Maps DataFusion's errors to the MySQL codes clients switch on.
 /// DataFusion's text for something it does not implement. Most of its texts already say so
 /// in a sentence ("Multiple recursive references to the same CTE are not supported",
 /// "Unsupported SQL type ..."), which a suffix would double; a bare name gets one.
@@ -112,6 +111,7 @@ fn not_supported_message(message: &str) -> String {
     }
 }
 
+/// Maps DataFusion's errors to the MySQL codes clients switch on.
 fn map_datafusion_error(error: &DataFusionError) -> (ErrorCode, String) {
     let root = error.find_root();
     match root {
