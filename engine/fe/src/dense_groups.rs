@@ -12,9 +12,10 @@
 //! are DataFusion's own (`GroupsAccumulator`), given the same arguments, and it emits what
 //! the partial aggregation emitted (the key, then each accumulator's state; a key twice where
 //! it had two slots), so the final aggregation above reads it unchanged. Its groups are few
-//! by construction, so unlike DataFusion's it does not account their memory to the pool. The rule [`DenseGroups`] puts it in place
-//! of a partial aggregation grouped by one code or one pair of codes whose aggregates all
-//! have such accumulators, without DISTINCT, ORDER BY or FILTER.
+//! by construction, so unlike DataFusion's it does not account their memory to the pool.
+//! The rule [`DenseGroups`] puts it in place of a partial aggregation grouped by one code or
+//! one pair of codes whose aggregates all have such accumulators, without DISTINCT, ORDER BY
+//! or FILTER.
 
 use std::fmt;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
 
-use crate::low_cardinality::{codes_of_pair, pair_half, pair_key};
+use crate::low_cardinality::{CodesOfPair, codes_of_pair, pair_half, pair_key};
 
 /// A group number not yet given.
 const UNASSIGNED: u32 = u32::MAX;
@@ -90,15 +91,14 @@ impl GroupNumbers {
         let second_bits = self.second_bits.max(u64::BITS - second.leading_zeros());
         let slots_for = |firsts: u64| {
             let slots = usize::try_from(firsts).ok()?.checked_shl(second_bits)?;
-            (slots <= SLOTS_AT_MOST && slots >> second_bits == firsts as usize).then_some((firsts, slots))
+            (slots <= SLOTS_AT_MOST && slots >> second_bits == firsts as usize).then_some(slots)
         };
         // Twice the rows where more are needed and that fits, so that first halves met one
         // by one (a pair whose first column has hundreds of values) do not rebuild the slots
         // each time.
         let firsts = self.firsts().max(first + 1);
         let doubled = if firsts > self.firsts() { firsts.max(self.firsts().saturating_mul(2)) } else { firsts };
-        let grown = slots_for(doubled).or_else(|| slots_for(firsts));
-        let Some((_, slots)) = grown else { return false };
+        let Some(slots) = slots_for(doubled).or_else(|| slots_for(firsts)) else { return false };
         self.slots = vec![UNASSIGNED; slots];
         self.second_bits = second_bits;
         self.sparse.clear();
@@ -181,7 +181,7 @@ impl GroupNumbers {
     fn number_rows(
         &mut self,
         key: &Arc<dyn PhysicalExpr>,
-        pair: Option<&(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)>,
+        pair: Option<&CodesOfPair>,
         batch: &RecordBatch,
         groups: &mut Vec<usize>,
     ) -> Result<()> {

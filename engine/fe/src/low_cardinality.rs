@@ -481,9 +481,12 @@ struct PairOfCodes {
     low: Arc<dyn PhysicalExpr>,
 }
 
+/// A pair's two code columns, the high half's first.
+pub(crate) type CodesOfPair = (Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>);
+
 /// The two code columns of `expression`, if it is a pair of codes: an operator can make the
 /// keys from them as it reads them (`dense_groups.rs`).
-pub(crate) fn codes_of_pair(expression: &Arc<dyn PhysicalExpr>) -> Option<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)> {
+pub(crate) fn codes_of_pair(expression: &Arc<dyn PhysicalExpr>) -> Option<CodesOfPair> {
     expression.downcast_ref::<PairOfCodes>().map(|pair| (Arc::clone(&pair.high), Arc::clone(&pair.low)))
 }
 

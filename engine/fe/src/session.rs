@@ -124,7 +124,7 @@ impl FeSession {
             .with_physical_optimizer_rule(Arc::new(crate::bucket_aggregation::BucketAggregation))
             .with_physical_optimizer_rule(Arc::new(crate::low_cardinality::LowCardinalityGroupBy))
             .with_physical_optimizer_rule(Arc::new(crate::runtime_filter::RuntimeFilters))
-            // Last: the rules before it look for DataFusion's partial aggregations.
+            // After the rules that look for DataFusion's partial aggregations, which it replaces.
             .with_physical_optimizer_rule(Arc::new(crate::dense_groups::DenseGroups))
             // After every rule that rewrites the copies it compares.
             .with_physical_optimizer_rule(Arc::new(crate::shared_results::SharedResults))

@@ -10,9 +10,10 @@
 //! puts a [`SharedResultExec`] over each copy; the copies share one result per partition.
 //! Whichever copy is read first computes it and keeps it, the other replays it. Only final
 //! aggregations are shared: their results have a row a group, not a row a fact, so keeping
-//! one costs little, and it is not accounted to DataFusion's memory pool. A plan that calls a volatile function (two calls of `random()` must
-//! differ), holds a runtime or dynamic filter (each filled by its own join, though two may
-//! print alike before they run) or reads a recursive query's work table is never shared.
+//! one costs little, and it is not accounted to DataFusion's memory pool. A plan that calls a
+//! volatile function (two calls of `random()` must differ), holds a runtime or dynamic filter
+//! (each filled by its own join, though two may print alike before they run) or reads a
+//! recursive query's work table is never shared.
 
 use std::collections::HashMap;
 use std::fmt;
