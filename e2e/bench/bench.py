@@ -1,10 +1,11 @@
-"""SSB and TPC-H benchmark of Cairn against DuckDB, DataFusion and chDB (issue 4).
+"""SSB, TPC-H and scan benchmark of Cairn against DuckDB, DataFusion and chDB (issue 4).
 
 Run it through e2e/bench/run.sh, which makes the venv. For each engine it loads the same
 files (data.py), then runs every query once cold and twice warm, engine after engine query
 by query (the starting engine rotates), keeps the faster warm run, checks every engine's
 result against DuckDB's, prints a table per suite with the summed time and the geometric-mean
-ratio (Cairn + 10 ms) / (peer + 10 ms) as ClickBench computes it, and writes everything as
+ratio (Cairn + 10 ms) / (peer + 10 ms) as ClickBench computes it (and, for the scan suite,
+each engine's time over the time the machine takes to read as many bytes), and writes everything as
 JSON under e2e/.work/bench/. Any mismatch, query error or failed load makes the exit status 1,
 after all queries have run.
 """
@@ -20,14 +21,15 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare import diff  # noqa: E402
-from data import ALL_TABLES, ensure_data, scale_name  # noqa: E402
-from engines import CLIENTS, ENGINES, Cairn, EngineError, fresh_dir, load_engine  # noqa: E402
+from data import ALL_TABLES, SCAN_ROWS, ensure_data, scale_name  # noqa: E402
+from engines import CLIENTS, ENGINES, THREADS, Cairn, EngineError, fresh_dir, load_engine  # noqa: E402
 from queries import SUITES, load_queries, tables_for  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -35,6 +37,8 @@ WORK = REPOSITORY / "e2e" / ".work" / "bench"
 REFERENCE = "duckdb"
 WARM_RUNS = 2
 CLICKBENCH_OFFSET_MS = 10.0
+# Issue 4's target for the scan suite: at most 1.2 times the time memory takes.
+SCAN_TARGET = 1.2
 
 
 def say(message: str = "") -> None:
@@ -111,6 +115,57 @@ def format_ms(result: dict | None) -> str:
         return "ERROR"
     text = f"{result['best_ms']:.1f}"
     return text + ("!" if result["status"] == "mismatch" else "")
+
+
+def memory_bandwidth(values: int, runs: int = 9) -> dict:
+    """How fast the machine's cores read memory, the floor under the scan suite's SUM: each of
+    THREADS threads sums its share of `values` int64s (as many bytes as the SUM reads) with
+    Arrow C++'s SIMD sum, which keeps up with memory on this machine (one thread alone reads
+    26-30 GB/s); the fastest of `runs` runs counts, as the engines' fastest warm run does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy
+    import pyarrow
+    import pyarrow.compute
+
+    array = pyarrow.array(numpy.arange(values, dtype=numpy.int64))
+    share = -(-values // THREADS)
+    parts = [array.slice(start, share) for start in range(0, values, share)]
+    expected = values * (values - 1) // 2
+    best = math.inf
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for _ in range(runs):
+            started = time.perf_counter()
+            total = sum(part_sum.as_py() for part_sum in pool.map(pyarrow.compute.sum, parts))
+            best = min(best, time.perf_counter() - started)
+            if total != expected:
+                raise RuntimeError(f"the memory measurement summed {total}, not {expected}")
+    return {"bytes": values * 8, "threads": len(parts), "runs": runs,
+            "best_ms": round(best * 1000, 3), "gb_per_s": round(values * 8 / best / 1e9, 2),
+            "method": "pyarrow.compute.sum over int64, one share per thread, fastest run"}
+
+
+def print_scan_against_memory(records, engines, memory) -> None:
+    """Each scan query's time over the time the machine takes to read as many bytes."""
+    scan_records = [r for r in records if r["suite"] == "scan"]
+    if not scan_records or memory is None:
+        return
+    say(f"memory: {memory['threads']} threads read {memory['bytes'] / 1e6:.0f} MB in "
+        f"{memory['best_ms']:.1f} ms ({memory['gb_per_s']:.1f} GB/s; {memory['method']})")
+    width = max(12, max(len(r["name"]) for r in scan_records) + 2)
+    say(f"{'engine/memory':<{width}}" + "".join(f"{e:>12}" for e in engines)
+        + f"   (target: at most {SCAN_TARGET})")
+    for record in scan_records:
+        cells = []
+        for engine in engines:
+            result = record["results"].get(engine)
+            if result is None or result["status"] != "ok":
+                cells.append(f"{format_ms(result):>12}")
+            else:
+                ratio = result["best_ms"] / memory["best_ms"]
+                result["memory_ratio"] = round(ratio, 3)
+                cells.append(f"{ratio:>12.2f}")
+        say(f"{record['name']:<{width}}" + "".join(cells))
 
 
 def run_query(engine, query) -> dict:
@@ -216,8 +271,9 @@ def main(argv=None) -> int:
 
     started_at = datetime.datetime.now(datetime.timezone.utc)
     say(f"benchmark SF{scale}: {len(queries)} queries, engines {', '.join(engine_names)}")
-    dataset = ensure_data(scale)
-    tables = [ALL_TABLES[key] for key in sorted(tables_for(queries))]
+    needed = tables_for(queries)
+    dataset = ensure_data(scale, datasets=tuple(sorted({d for d, _ in needed})))
+    tables = [ALL_TABLES[key] for key in sorted(needed)]
     # Big tables last in each engine's load, small dimensions first.
     tables.sort(key=lambda t: dataset.rows[(t.dataset, t.name)])
 
@@ -261,7 +317,12 @@ def main(argv=None) -> int:
 
     order = [n for n in engine_names if n in engines]
     records = []
+    memory = None
     for index, query in enumerate(queries):
+        if query.suite == "scan" and memory is None:
+            memory = memory_bandwidth(SCAN_ROWS)
+            say(f"memory: {memory['gb_per_s']:.1f} GB/s ({memory['best_ms']:.1f} ms for "
+                f"{memory['bytes'] / 1e6:.0f} MB)")
         rotation = order[index % len(order):] + order[: index % len(order)]
         results = {}
         for name in rotation:
@@ -306,6 +367,7 @@ def main(argv=None) -> int:
         if any(r["suite"] == suite for r in records):
             summaries[suite] = summarise(records, order, suite, reference_for_ratios)
             print_suite(records, order, suite, summaries[suite], reference_for_ratios)
+    print_scan_against_memory(records, order, memory)
 
     say()
     say("== load ==")
@@ -330,6 +392,7 @@ def main(argv=None) -> int:
                    "ratio": f"({reference_for_ratios} + 10 ms) / (engine + 10 ms), geometric mean",
                    "reference_for_correctness": REFERENCE},
         "engines": loads,
+        "memory": memory,
         "queries": records,
         "summary": summaries,
         "failures": failures,

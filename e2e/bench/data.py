@@ -21,6 +21,9 @@ SSB follows the SSB specification (O'Neil et al.) with the usual derivation from
                Q1.3 select the same days
   lineorder_flat: lineorder joined with customer, supplier and part, dates as DATE, column
                names and order of StarRocks' SSB lineorder_flat (p_brand, not p_brand1)
+
+The scan suite's table, scan.numbers, is one BIGINT column of 100M rows at every scale
+(issue 4 states its SUM target for 100M rows), cached once in $CAIRN_CACHE/bench/scan-100m.
 """
 
 from __future__ import annotations
@@ -175,10 +178,18 @@ SSB_TABLES = [
     ], ["lo_orderdate", "lo_orderkey"], "lo_orderkey", FACT_BUCKETS),
 ]
 
+# The scan suite's rows, the same at every scale.
+SCAN_ROWS = 100_000_000
+SCAN_TABLES = [_table("numbers", "scan", [("v", BIGINT)], ["v"], buckets=FACT_BUCKETS)]
+# Distinct values below 10^9 in no order (2654435761 is prime to 10^9, so i -> i * 2654435761
+# mod 10^9 is one to one): each engine sorts or compresses them as its storage does, and the
+# sum stays far inside BIGINT.
+SCAN_SQL = f"SELECT (i * 2654435761) % 1000000000 AS v FROM range({SCAN_ROWS}) t(i)"
+
 # The TPC-H and SSB schemas both have customer, supplier and part: each dataset is loaded
 # into its own database (engines.py), tables keyed by (dataset, name).
-ALL_TABLES = {(t.dataset, t.name): t for t in TPCH_TABLES + SSB_TABLES}
-DATASETS = ("tpch", "ssb")
+ALL_TABLES = {(t.dataset, t.name): t for t in TPCH_TABLES + SSB_TABLES + SCAN_TABLES}
+DATASETS = ("tpch", "ssb", "scan")
 
 # SQL (DuckDB) deriving each SSB table from the TPC-H views of the same names.
 _YMD = "CAST(strftime({0}, '%Y%m%d') AS INTEGER)"
@@ -286,6 +297,8 @@ SSB_SQL = {
 # The CSV and Parquet files of one scale factor take about 4.7 GB per SF, and generation
 # needs the raw tpchgen-cli files (1/4 of that) besides.
 GENERATED_BYTES_PER_SF = 6e9
+# The scan table's CSV and Parquet files.
+SCAN_GENERATED_BYTES = 2e9
 
 
 def log(message: str) -> None:
@@ -395,29 +408,76 @@ def verify_ssb(con, scale: str) -> None:
     con.execute("SET search_path = 'main'")
 
 
-def ensure_data(scale: str, root: Path | None = None) -> Dataset:
-    """Generates (once per scale) the TPC-H and SSB files and returns where they are."""
-    import duckdb
-
+def ensure_data(scale: str, root: Path | None = None,
+                datasets: tuple[str, ...] = ("tpch", "ssb")) -> Dataset:
+    """Generates, once per scale, the TPC-H and SSB files, and, once, the scan table's when
+    `datasets` names "scan"; returns where they are."""
     scale = scale_name(scale)
     root = root or cache_root()
-    dirs = {"tpch": root / f"tpch-sf{scale}", "ssb": root / f"ssb-sf{scale}"}
-    manifests = {name: path / "manifest.json" for name, path in dirs.items()}
-    if all(m.exists() for m in manifests.values()):
-        rows = {}
-        for name, manifest in manifests.items():
-            for table, count in json.loads(manifest.read_text())["rows"].items():
-                rows[(name, table)] = count
-        return Dataset(scale, dirs, rows)
+    unknown = set(datasets) - set(DATASETS)
+    if unknown:
+        raise ValueError(f"unknown datasets {sorted(unknown)}; choose from {DATASETS}")
+    dirs: dict[str, Path] = {}
+    rows: dict[tuple[str, str], int] = {}
+    if "tpch" in datasets or "ssb" in datasets:
+        dirs.update(tpch=root / f"tpch-sf{scale}", ssb=root / f"ssb-sf{scale}")
+        rows.update(_cached_rows(dirs) or _generate_tpch_ssb(scale, root, dirs))
+    if "scan" in datasets:
+        scan_dirs = {"scan": root / "scan-100m"}
+        dirs.update(scan_dirs)
+        rows.update(_cached_rows(scan_dirs) or _generate_scan(root, scan_dirs))
+    return Dataset(scale, dirs, rows)
 
-    for manifest in manifests.values():
-        manifest.unlink(missing_ok=True)
+
+def _cached_rows(dirs: dict[str, Path]) -> dict[tuple[str, str], int] | None:
+    """The row counts of datasets whose every manifest exists, else None."""
+    manifests = {name: path / "manifest.json" for name, path in dirs.items()}
+    if not all(m.exists() for m in manifests.values()):
+        return None
+    rows = {}
+    for name, manifest in manifests.items():
+        for table, count in json.loads(manifest.read_text())["rows"].items():
+            rows[(name, table)] = count
+    return rows
+
+
+def _start_generation(root: Path, dirs: dict[str, Path], needed: float, what: str) -> None:
+    """Drops the manifests (so an interrupted generation starts again) and checks the disk."""
+    for path in dirs.values():
+        (path / "manifest.json").unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
-    needed = int(GENERATED_BYTES_PER_SF * float(scale))
     free = shutil.disk_usage(root).free
     if free < needed:
-        raise SystemExit(f"generating SF{scale} takes about {needed / 1e9:.0f} GB under {root}; "
+        raise SystemExit(f"generating {what} takes about {needed / 1e9:.0f} GB under {root}; "
                          f"{free / 1e9:.0f} GB are free")
+
+
+def _write_manifests(dirs: dict[str, Path], rows: dict[tuple[str, str], int], scale: str) -> None:
+    for name, path in dirs.items():
+        counts = {t: n for (d, t), n in rows.items() if d == name}
+        (path / "manifest.json").write_text(
+            json.dumps({"scale": scale, "rows": counts}, indent=1) + "\n")
+
+
+def _generate_scan(root: Path, dirs: dict[str, Path]) -> dict[tuple[str, str], int]:
+    import duckdb
+
+    _start_generation(root, dirs, SCAN_GENERATED_BYTES, f"the scan table ({SCAN_ROWS} rows)")
+    started = time.monotonic()
+    con = duckdb.connect()
+    rows = {}
+    for table in SCAN_TABLES:
+        rows[(table.dataset, table.name)] = _write(con, SCAN_SQL, table, dirs[table.dataset])
+    con.close()
+    _write_manifests(dirs, rows, "any")
+    log(f"scan data ({SCAN_ROWS} rows) ready in {time.monotonic() - started:.1f}s under {root}")
+    return rows
+
+
+def _generate_tpch_ssb(scale: str, root: Path, dirs: dict[str, Path]) -> dict[tuple[str, str], int]:
+    import duckdb
+
+    _start_generation(root, dirs, GENERATED_BYTES_PER_SF * float(scale), f"SF{scale}")
     started = time.monotonic()
     raw = dirs["tpch"] / "raw"
     _tpchgen(scale, raw)
@@ -439,14 +499,12 @@ def ensure_data(scale: str, root: Path | None = None) -> Dataset:
     work.unlink(missing_ok=True)
     Path(f"{work}.wal").unlink(missing_ok=True)
     shutil.rmtree(raw)
-    for name, manifest in manifests.items():
-        counts = {t: n for (d, t), n in rows.items() if d == name}
-        manifest.write_text(json.dumps({"scale": scale, "rows": counts}, indent=1) + "\n")
+    _write_manifests(dirs, rows, scale)
     log(f"data for SF{scale} ready in {time.monotonic() - started:.1f}s under {root}")
-    return Dataset(scale, dirs, rows)
+    return rows
 
 
 if __name__ == "__main__":
-    dataset = ensure_data(sys.argv[1] if len(sys.argv) > 1 else "1")
+    dataset = ensure_data(sys.argv[1] if len(sys.argv) > 1 else "1", datasets=DATASETS)
     for (name, table), count in sorted(dataset.rows.items()):
         print(f"{name}.{table}\t{count}")

@@ -5,6 +5,7 @@ Suites and the database (dataset) each runs in:
   ssb       the 13 SSB queries on the multi-table schema (the spec's form) database ssb
   tpch      the 22 TPC-H queries, validation parameters                  database tpch
   micro     count(*), SUM of an int64 column, filtered SUMs               database ssb
+  scan      SUM over 100M int64 values, against memory bandwidth          database scan
 
 One SQL text serves every engine. Where an engine needs another spelling, the file
 <name>.<engine>.sql next to <name>.sql holds that engine's text; keep such files few and
@@ -26,6 +27,9 @@ SUITES = {
     "tpch": ("tpch", ["lineitem", "orders", "customer", "part", "partsupp", "supplier",
                       "nation", "region"]),
     "micro": ("ssb", ["lineorder_flat"]),
+    # Each query reads the whole column once: bench.py sets its time against the time the
+    # machine's cores take to read as many bytes.
+    "scan": ("scan", ["numbers"]),
 }
 
 
