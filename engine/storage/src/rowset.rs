@@ -20,7 +20,7 @@ use crate::cache::DecodedCache;
 use crate::distinct::{self, DistinctSketch};
 use crate::error::{Result, StorageError};
 use crate::predicate::RowGroupPruner;
-use crate::scan::TabletSchema;
+use crate::scan::{ScanEnd, TabletSchema};
 use cairn_common::ids::{TabletId, Version};
 
 /// What the tablet meta records of one rowset.
@@ -171,8 +171,17 @@ impl OpenRowset {
         if let Some(footer) = cache.footer(&rowset_id) {
             return Ok(footer);
         }
+        Self::load_footer(&rowset_id, file, cache)
+    }
+
+    /// Parses the file's footer and keeps it in `cache`.
+    fn load_footer(
+        rowset_id: &Arc<str>,
+        file: &File,
+        cache: &DecodedCache,
+    ) -> std::result::Result<ArrowReaderMetadata, datafusion::parquet::errors::ParquetError> {
         let footer = ArrowReaderMetadata::load(file, ArrowReaderOptions::new())?;
-        cache.insert_footer(&rowset_id, footer.clone());
+        cache.insert_footer(rowset_id, footer.clone());
         Ok(footer)
     }
 
@@ -236,7 +245,9 @@ impl OpenRowset {
 
     /// Reads the named columns that the file has, one batch per row group, skipping the row
     /// groups `pruner` rules out and taking decoded columns from `cache` where it has them.
-    /// `emit` returns `false` to stop. The caller adapts batches to the table schema.
+    /// `emit` returns `false` to stop. The caller adapts batches to the table schema. With
+    /// `cached_only`, the read stops at the first footer or row group it would have to read
+    /// from the file, with [`ScanEnd::NotInMemory`].
     ///
     /// String columns named in `dictionary_columns` come dictionary-encoded
     /// ([`crate::dictionary`]) in the row groups where they have few distinct values, so a
@@ -247,17 +258,22 @@ impl OpenRowset {
         dictionary_columns: &[String],
         pruner: Option<&RowGroupPruner>,
         cache: &DecodedCache,
+        cached_only: bool,
         mut emit: impl FnMut(RecordBatch) -> Result<bool>,
-    ) -> Result<bool> {
+    ) -> Result<ScanEnd> {
         let Some((file, path)) = self.file else {
-            return Ok(true);
+            return Ok(ScanEnd::Finished);
         };
         let read_error = |source| StorageError::ReadParquet {
             path: path.clone(),
             source,
         };
         let rowset_id: Arc<str> = Arc::from(self.meta.rowset_id.as_str());
-        let footer = Self::footer(&self.meta, &file, cache).map_err(read_error)?;
+        let footer = match cache.footer(&rowset_id) {
+            Some(footer) => footer,
+            None if cached_only => return Ok(ScanEnd::NotInMemory),
+            None => Self::load_footer(&rowset_id, &file, cache).map_err(read_error)?,
+        };
         let file_schema = Arc::clone(footer.schema());
         let mut indices: Vec<usize> = columns
             .iter()
@@ -285,6 +301,9 @@ impl OpenRowset {
                 .filter(|(_, array)| array.is_none())
                 .map(|(&column, _)| column)
                 .collect();
+            if cached_only && !missing.is_empty() {
+                return Ok(ScanEnd::NotInMemory);
+            }
             if !missing.is_empty() {
                 let file = file.try_clone().map_err(|source| StorageError::io("reopen", Path::new(&path), source))?;
                 let mask = ProjectionMask::roots(footer.metadata().file_metadata().schema_descr(), missing.iter().copied());
@@ -357,10 +376,10 @@ impl OpenRowset {
                 source,
             })?;
             if !emit(batch)? {
-                return Ok(false);
+                return Ok(ScanEnd::Stopped);
             }
         }
-        Ok(true)
+        Ok(ScanEnd::Finished)
     }
 
     /// Reads the named columns that the file has, whole; the caller adapts to the table schema.

@@ -96,17 +96,20 @@ fn default_array(column: &ColumnDefinition, rows: usize) -> Result<ArrayRef> {
 }
 
 /// Shapes a batch read from a rowset into the projected table columns. A string column the
-/// rowset gave dictionary-encoded stays so, and the batch's schema says so.
+/// rowset gave dictionary-encoded stays so, and the batch's schema says so. The flag says
+/// whether a column was computed (cast to a changed type, or filled for a column added since
+/// the rowset was written) instead of taken as stored.
 fn adapt_batch(
     batch: &RecordBatch,
     schema: &TabletSchema,
     projection: &[usize],
     output_schema: &SchemaRef,
-) -> Result<RecordBatch> {
+) -> Result<(RecordBatch, bool)> {
     let rows = batch.num_rows();
     let mut output_schema = Arc::clone(output_schema);
     let mut columns = Vec::with_capacity(projection.len());
     let mut encoded = Vec::new();
+    let mut computed = false;
     for (&index, field) in projection.iter().zip(output_schema.fields()) {
         let column = &schema.columns[index];
         // A stored column of the same name but another id is a column since dropped: this
@@ -122,12 +125,17 @@ fn adapt_batch(
                 encoded.push((columns.len(), array.data_type().clone()));
                 Arc::clone(array)
             }
-            Some(array) => cast_with_options(array, field.data_type(), &CastOptions::default())
-                .map_err(|source| StorageError::Convert {
+            Some(array) => {
+                computed = true;
+                cast_with_options(array, field.data_type(), &CastOptions::default()).map_err(|source| StorageError::Convert {
                     column: column.name.clone(),
                     source,
-                })?,
-            None => default_array(column, rows)?,
+                })?
+            }
+            None => {
+                computed = true;
+                default_array(column, rows)?
+            }
         };
         columns.push(array);
     }
@@ -138,7 +146,7 @@ fn adapt_batch(
         }
         output_schema = Arc::new(Schema::new(fields));
     }
-    RecordBatch::try_new_with_options(
+    let batch = RecordBatch::try_new_with_options(
         output_schema,
         columns,
         &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
@@ -146,7 +154,8 @@ fn adapt_batch(
     .map_err(|source| StorageError::Arrow {
         action: "adapting a rowset to the table schema",
         source,
-    })
+    })?;
+    Ok((batch, computed))
 }
 
 /// Keeps the last row of every key, in the order rows arrived.
@@ -194,6 +203,24 @@ pub struct ScanOptions<'a> {
     /// String columns the reader takes dictionary-encoded where they have few distinct
     /// values ([`crate::dictionary`]); batches then carry those columns' types.
     pub dictionary_columns: &'a [String],
+    /// Read only what is in memory and can be handed on as it is: decoded row groups whose
+    /// columns need no conversion to the table schema, of rowsets that need no primary key
+    /// merge. A scan that needs more ends with [`ScanEnd::NotInMemory`], for the caller to
+    /// run it again where it may block on the disk and take its time.
+    pub cached_only: bool,
+}
+
+/// How a scan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanEnd {
+    /// Every batch was emitted.
+    Finished,
+    /// `emit` returned `false`.
+    Stopped,
+    /// [`ScanOptions::cached_only`] was set and the scan needs a footer or a row group from
+    /// the file, a conversion or a primary key merge. The batches emitted before are not the
+    /// whole scan.
+    NotInMemory,
 }
 
 /// Calls `emit` with `batch` in slices of at most [`SCAN_BATCH_ROWS`]; `false` once it refuses.
@@ -276,9 +303,12 @@ pub fn scan_tablet(
     projection: &[usize],
     options: &ScanOptions<'_>,
     mut emit: impl FnMut(RecordBatch) -> bool,
-) -> Result<()> {
+) -> Result<ScanEnd> {
     let rowsets = tablet.open_version(version)?;
     let merge_by_key = schema.keys_type == KeysType::Primary && rowsets.len() > 1;
+    if merge_by_key && options.cached_only {
+        return Ok(ScanEnd::NotInMemory);
+    }
     let predicate = match (options.predicate, merge_by_key) {
         (Some(predicate), true) => predicate.restricted_to(&schema.key_columns),
         (predicate, _) => predicate.cloned(),
@@ -301,21 +331,30 @@ pub fn scan_tablet(
         .map(|&index| schema.columns[index].name.clone())
         .collect();
     if !merge_by_key {
+        let mut computed = false;
         for rowset in rowsets {
-            let more = rowset.read_row_groups(&column_names, options.dictionary_columns, pruner.as_ref(), options.cache, |batch| {
-                Ok(emit_sliced(&adapt_batch(&batch, schema, &read_projection, &read_schema)?, &mut emit))
+            let end = rowset.read_row_groups(&column_names, options.dictionary_columns, pruner.as_ref(), options.cache, options.cached_only, |batch| {
+                let adapted;
+                (adapted, computed) = adapt_batch(&batch, schema, &read_projection, &read_schema)?;
+                if computed && options.cached_only {
+                    return Ok(false);
+                }
+                Ok(emit_sliced(&adapted, &mut emit))
             })?;
-            if !more {
-                return Ok(());
+            if computed && options.cached_only {
+                return Ok(ScanEnd::NotInMemory);
+            }
+            if end != ScanEnd::Finished {
+                return Ok(end);
             }
         }
-        return Ok(());
+        return Ok(ScanEnd::Finished);
     }
     let mut batches = Vec::new();
     for rowset in rowsets {
         // Rows of different rowsets are concatenated for the merge, so every column stays plain.
-        rowset.read_row_groups(&column_names, &[], pruner.as_ref(), options.cache, |batch| {
-            batches.push(adapt_batch(&batch, schema, &read_projection, &read_schema)?);
+        rowset.read_row_groups(&column_names, &[], pruner.as_ref(), options.cache, false, |batch| {
+            batches.push(adapt_batch(&batch, schema, &read_projection, &read_schema)?.0);
             Ok(true)
         })?;
     }
@@ -330,6 +369,5 @@ pub fn scan_tablet(
             action: "projecting merged rows",
             source,
         })?;
-    emit_sliced(&output, &mut emit);
-    Ok(())
+    Ok(if emit_sliced(&output, &mut emit) { ScanEnd::Finished } else { ScanEnd::Stopped })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cairn_common::{ColumnDefinition, ColumnType, KeysType};
 use cairn_storage::compaction::{CompactionPolicy, compact_tablet};
-use cairn_storage::scan::scan_tablet;
+use cairn_storage::scan::{ScanEnd, scan_tablet};
 use cairn_storage::rowset::ROW_GROUP_SIZE;
 use cairn_storage::{Comparison, DecodedCache, ScanOptions, ScanPredicate, ScanValue, TabletManager, TabletSchema, WriteMode};
 use datafusion::arrow::array::{Array, Int32Array, Int64Array, RecordBatch};
@@ -74,7 +74,7 @@ fn read_with(
 ) -> Vec<(i32, i64)> {
     let tablet = manager.tablet(tablet_id).expect("tablet");
     let mut batches = Vec::new();
-    let options = ScanOptions { predicate, cache, dictionary_columns: &[] };
+    let options = ScanOptions { predicate, cache, dictionary_columns: &[], cached_only: false };
     scan_tablet(&tablet, version, schema, &[0, 1], &options, |batch| {
         batches.push(batch);
         true
@@ -325,6 +325,80 @@ fn a_second_scan_reads_decoded_columns_from_the_cache() {
     assert_eq!(first[rows - 1], (rows as i32 - 1, 2 * (rows as i64 - 1)));
 }
 
+/// The rows of a scan that reads only what is in memory, and how it ended.
+fn read_in_memory(manager: &TabletManager, version: u64, schema: &TabletSchema, cache: &DecodedCache) -> (ScanEnd, usize) {
+    let tablet = manager.tablet(1).expect("tablet");
+    let options = ScanOptions { predicate: None, cache, dictionary_columns: &[], cached_only: true };
+    let mut rows = 0;
+    let end = scan_tablet(&tablet, version, schema, &[0, 1], &options, |batch| {
+        rows += batch.num_rows();
+        true
+    })
+    .expect("scan");
+    (end, rows)
+}
+
+#[test]
+fn a_scan_of_what_is_in_memory_stops_where_the_file_would_be_read() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let rows = 2 * ROW_GROUP_SIZE + 7;
+    let (manager, schema) = tablet_of_sequential_ids(directory.path(), rows);
+    let cache = DecodedCache::new(64 << 20);
+    // Nothing cached: not even the footer is read.
+    assert_eq!(read_in_memory(&manager, 2, &schema, &cache), (ScanEnd::NotInMemory, 0));
+    assert_eq!(cache.statistics().entries, 0);
+    // Only the id column cached: the first row group already needs the file.
+    let tablet = manager.tablet(1).expect("tablet");
+    let ids_only = ScanOptions { predicate: None, cache: &cache, dictionary_columns: &[], cached_only: false };
+    scan_tablet(&tablet, 2, &schema, &[0], &ids_only, |_| true).expect("scan");
+    assert_eq!(read_in_memory(&manager, 2, &schema, &cache), (ScanEnd::NotInMemory, 0));
+    // Both columns cached: every row, without a miss.
+    let read = read_with(&manager, 1, 2, &schema, None, &cache);
+    let misses = cache.statistics().misses;
+    assert_eq!(read_in_memory(&manager, 2, &schema, &cache), (ScanEnd::Finished, rows));
+    assert_eq!(cache.statistics().misses, misses);
+    assert_eq!(read.len(), rows);
+    // A cache that holds nothing never answers in memory.
+    assert_eq!(read_in_memory(&manager, 2, &schema, &DecodedCache::new(0)), (ScanEnd::NotInMemory, 0));
+}
+
+#[test]
+fn a_primary_key_merge_is_not_read_in_memory() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let schema = schema(KeysType::Primary);
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Primary, vec!["id".into()]).expect("create");
+    let arrow_schema = schema.arrow_schema();
+    tablet.write(1, &arrow_schema, &[batch(&schema, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+    tablet.write(2, &arrow_schema, &[batch(&schema, &[1], &[99])], WriteMode::Append).expect("write");
+    tablet.publish(2, 3).expect("publish");
+    let cache = DecodedCache::new(1 << 20);
+    assert_eq!(read_with(&manager, 1, 3, &schema, None, &cache), vec![(1, 99), (2, 20)]);
+    // Cached, but two rowsets to merge by key: that is left to the blocking read.
+    assert_eq!(read_in_memory(&manager, 3, &schema, &cache), (ScanEnd::NotInMemory, 0));
+    // One rowset needs no merge.
+    assert_eq!(read_in_memory(&manager, 2, &schema, &cache), (ScanEnd::Finished, 2));
+}
+
+#[test]
+fn a_column_added_since_the_rowset_was_written_is_not_read_in_memory() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
+    let old = schema_with_column_ids();
+    tablet.write(1, &old.storage_schema(), &[stored_batch(&old, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
+    tablet.publish(1, 2).expect("publish");
+    let cache = DecodedCache::new(1 << 20);
+    assert_eq!(read_with(&manager, 1, 2, &old, None, &cache), vec![(1, 10), (2, 20)]);
+    assert_eq!(read_in_memory(&manager, 2, &old, &cache), (ScanEnd::Finished, 2));
+    // `value` dropped and added again: its NULLs are computed, which the in-memory read leaves
+    // to the blocking one.
+    let mut new = old.clone();
+    new.columns[1].unique_id = 3;
+    assert_eq!(read_in_memory(&manager, 2, &new, &cache), (ScanEnd::NotInMemory, 0));
+}
+
 #[test]
 fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name() {
     let directory = tempfile::tempdir().expect("tempdir");
@@ -346,6 +420,7 @@ fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name()
         predicate: Some(&value_is_null),
         cache: &cache,
         dictionary_columns: &[],
+        cached_only: false,
     };
     let mut returned = 0;
     scan_tablet(&tablet, 2, &new, &[0, 1], &options, |batch| {
@@ -460,7 +535,7 @@ fn a_scan_asking_for_dictionaries_gets_low_cardinality_strings_encoded_and_the_s
     let dictionary_columns = ["city".to_string(), "note".to_string()];
     // Twice: the first scan encodes, the second takes the encoding from the cache.
     for _ in 0..2 {
-        let options = ScanOptions { predicate: None, cache: &cache, dictionary_columns: &dictionary_columns };
+        let options = ScanOptions { predicate: None, cache: &cache, dictionary_columns: &dictionary_columns, cached_only: false };
         let mut batches = Vec::new();
         scan_tablet(&tablet, 2, &schema, &[1, 2], &options, |batch| {
             batches.push(batch);
