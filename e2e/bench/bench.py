@@ -117,11 +117,13 @@ def format_ms(result: dict | None) -> str:
     return text + ("!" if result["status"] == "mismatch" else "")
 
 
-def memory_bandwidth(values: int, runs: int = 9) -> dict:
-    """How fast the machine's cores read memory, the floor under the scan suite's SUM: each of
+def memory_bandwidth(values: int) -> dict:
+    """How fast the machine's cores read memory, the floor under a scan query's SUM: each of
     THREADS threads sums its share of `values` int64s (as many bytes as the SUM reads) with
     Arrow C++'s SIMD sum, which keeps up with memory on this machine (one thread alone reads
-    26-30 GB/s); the fastest of `runs` runs counts, as the engines' fastest warm run does."""
+    26-30 GB/s). Timed as the engines' queries are, one cold run and WARM_RUNS warm runs, the
+    fastest warm run counting: with more tries than the engines get, the ratio would favour
+    the memory."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy
@@ -132,30 +134,33 @@ def memory_bandwidth(values: int, runs: int = 9) -> dict:
     share = -(-values // THREADS)
     parts = [array.slice(start, share) for start in range(0, values, share)]
     expected = values * (values - 1) // 2
-    best = math.inf
+    runs_ms = []
     with ThreadPoolExecutor(len(parts)) as pool:
-        for _ in range(runs):
+        for _ in range(1 + WARM_RUNS):
             started = time.perf_counter()
             total = sum(part_sum.as_py() for part_sum in pool.map(pyarrow.compute.sum, parts))
-            best = min(best, time.perf_counter() - started)
+            runs_ms.append((time.perf_counter() - started) * 1000)
             if total != expected:
                 raise RuntimeError(f"the memory measurement summed {total}, not {expected}")
-    return {"bytes": values * 8, "threads": len(parts), "runs": runs,
-            "best_ms": round(best * 1000, 3), "gb_per_s": round(values * 8 / best / 1e9, 2),
-            "method": "pyarrow.compute.sum over int64, one share per thread, fastest run"}
+    best_ms = min(runs_ms[1:])
+    return {"bytes": values * 8, "threads": len(parts), "cold_ms": round(runs_ms[0], 3),
+            "warm_ms": [round(ms, 3) for ms in runs_ms[1:]], "best_ms": round(best_ms, 3),
+            "gb_per_s": round(values * 8 / best_ms / 1e6, 2),
+            "method": "pyarrow.compute.sum over int64, one share per thread, faster warm run"}
 
 
-def print_scan_against_memory(records, engines, memory) -> None:
-    """Each scan query's time over the time the machine takes to read as many bytes."""
-    scan_records = [r for r in records if r["suite"] == "scan"]
-    if not scan_records or memory is None:
+def print_scan_against_memory(records, engines) -> None:
+    """Each scan query's time over the time the machine took to read as many bytes, measured
+    just before the query ran."""
+    scan_records = [r for r in records if r["suite"] == "scan" and r.get("memory")]
+    if not scan_records:
         return
-    say(f"memory: {memory['threads']} threads read {memory['bytes'] / 1e6:.0f} MB in "
-        f"{memory['best_ms']:.1f} ms ({memory['gb_per_s']:.1f} GB/s; {memory['method']})")
     width = max(12, max(len(r["name"]) for r in scan_records) + 2)
-    say(f"{'engine/memory':<{width}}" + "".join(f"{e:>12}" for e in engines)
-        + f"   (target: at most {SCAN_TARGET})")
+    say(f"time over memory's (target: at most {SCAN_TARGET}); memory: "
+        f"{scan_records[0]['memory']['method']}")
+    say(f"{'query':<{width}}{'memory ms':>12}{'GB/s':>8}" + "".join(f"{e:>12}" for e in engines))
     for record in scan_records:
+        memory = record["memory"]
         cells = []
         for engine in engines:
             result = record["results"].get(engine)
@@ -165,7 +170,8 @@ def print_scan_against_memory(records, engines, memory) -> None:
                 ratio = result["best_ms"] / memory["best_ms"]
                 result["memory_ratio"] = round(ratio, 3)
                 cells.append(f"{ratio:>12.2f}")
-        say(f"{record['name']:<{width}}" + "".join(cells))
+        say(f"{record['name']:<{width}}{memory['best_ms']:>12.1f}{memory['gb_per_s']:>8.1f}"
+            + "".join(cells))
 
 
 def run_query(engine, query) -> dict:
@@ -317,12 +323,8 @@ def main(argv=None) -> int:
 
     order = [n for n in engine_names if n in engines]
     records = []
-    memory = None
     for index, query in enumerate(queries):
-        if query.suite == "scan" and memory is None:
-            memory = memory_bandwidth(SCAN_ROWS)
-            say(f"memory: {memory['gb_per_s']:.1f} GB/s ({memory['best_ms']:.1f} ms for "
-                f"{memory['bytes'] / 1e6:.0f} MB)")
+        memory = memory_bandwidth(SCAN_ROWS) if query.suite == "scan" else None
         rotation = order[index % len(order):] + order[: index % len(order)]
         results = {}
         for name in rotation:
@@ -339,6 +341,8 @@ def main(argv=None) -> int:
                     failures.append(f"{query.id} {name}: result differs from {REFERENCE}")
         line = f"{query.id:<30}" + "".join(
             f"{name}={format_ms(results.get(name)):<10}" for name in order)
+        if memory:
+            line += f"memory={memory['best_ms']:.1f}"
         say(line)
         for name in order:
             result = results[name]
@@ -350,7 +354,7 @@ def main(argv=None) -> int:
         for result in results.values():
             result.pop("_rows", None)
         records.append({"id": query.id, "suite": query.suite, "name": query.name,
-                        "results": results})
+                        "results": results, **({"memory": memory} if memory else {})})
 
     for engine in engines.values():
         engine.close()
@@ -367,7 +371,7 @@ def main(argv=None) -> int:
         if any(r["suite"] == suite for r in records):
             summaries[suite] = summarise(records, order, suite, reference_for_ratios)
             print_suite(records, order, suite, summaries[suite], reference_for_ratios)
-    print_scan_against_memory(records, order, memory)
+    print_scan_against_memory(records, order)
 
     say()
     say("== load ==")
@@ -392,7 +396,6 @@ def main(argv=None) -> int:
                    "ratio": f"({reference_for_ratios} + 10 ms) / (engine + 10 ms), geometric mean",
                    "reference_for_correctness": REFERENCE},
         "engines": loads,
-        "memory": memory,
         "queries": records,
         "summary": summaries,
         "failures": failures,
