@@ -509,15 +509,12 @@ impl Conjunct {
             // Every value holds and no row is NULL.
             return Ok(None);
         };
-        let keys = encoded.keys().values();
-        let by_key: Vec<bool> = on_values.values().iter().collect();
-        let held = |key: u16| by_key.get(usize::from(key)).copied().unwrap_or(false);
-        let bits = match (encoded.keys().nulls(), on_null) {
-            (Some(nulls), Some(null_holds)) => {
-                BooleanBuffer::collect_bool(keys.len(), |row| if nulls.is_null(row) { null_holds } else { held(keys[row]) })
-            }
-            _ => BooleanBuffer::collect_bool(keys.len(), |row| held(keys[row])),
-        };
+        // The outcomes by key are a bitmap of the span of keys, which the runtime filters'
+        // loop looks up 64 rows to a word: a row at a time, this lookup was a third of the
+        // CPU of SSB flat q2.1 and q3.1 (perf). A key past the dictionary reads false.
+        let by_key = SpanBitmap::new(0, on_values.len() as u64, on_values.values().bit_chunks().iter_padded().collect());
+        let keys = encoded.keys();
+        let (bits, _) = by_key.every_row(keys.values(), keys.nulls().filter(|nulls| nulls.null_count() > 0), on_null.unwrap_or(false));
         Ok(Some(BooleanArray::new(bits, None)))
     }
 
@@ -866,7 +863,7 @@ mod tests {
 
     /// Conjuncts over a dictionary-encoded column, alone, after a selective one (narrowed) and
     /// together with another column (decoded), keep the rows they keep on plain strings,
-    /// NULL cities included.
+    /// NULL cities included, in a whole batch and in a slice of one.
     #[test]
     fn dictionary_encoded_columns_filter_as_plain_ones() -> DataFusionResult<()> {
         let context = SessionContext::new();
@@ -901,6 +898,9 @@ mod tests {
             assert_eq!(decoded.data_type(), &DataType::Utf8);
             let plain_cities = plan.apply(plain.clone())?;
             assert_eq!(decoded.as_ref(), plain_cities.column(1).as_ref());
+            // A scan hands on slices of row groups: keys and NULLs at an offset.
+            let expected = ids(&plan.apply(plain.slice(3, 90))?);
+            assert_eq!(ids(&plan.selection_applied(encoded.slice(3, 90))?), expected, "{filters:?} on a slice");
         }
         let plan = ScanFilter::plan(&[col("city").eq(lit("PERU")), col("id").gt(lit(1))], &plain.schema(), &state).expect("filter");
         assert_eq!(plan.dictionary_columns(&plain.schema()), vec![1], "the city is read alone, the id is no string");

@@ -107,7 +107,7 @@ impl SpanBitmap {
 
     /// Every row, 64 to a word, by [`cairn_kernels::look_up_bits`]. A NULL slot's value is
     /// whatever it is, so its bit and whether it lies outside are masked by the validity words.
-    fn every_row<N: Into<i64> + Copy>(&self, values: &[N], nulls: Option<&NullBuffer>, null_holds: bool) -> (BooleanBuffer, bool) {
+    pub(crate) fn every_row<N: Into<i64> + Copy>(&self, values: &[N], nulls: Option<&NullBuffer>, null_holds: bool) -> (BooleanBuffer, bool) {
         let valid_chunks = nulls.map(|nulls| nulls.inner().bit_chunks());
         let valid = valid_chunks.as_ref().map(|chunks| chunks.iter_padded());
         let (words, outside) = cairn_kernels::look_up_bits(values, self.min, self.span, &self.words, valid, null_holds);
