@@ -5,9 +5,9 @@ files (data.py), then runs every query once cold and twice warm, engine after en
 by query (the starting engine rotates), keeps the faster warm run, checks every engine's
 result against DuckDB's, prints a table per suite with the summed time and the geometric-mean
 ratio (Cairn + 10 ms) / (peer + 10 ms) as ClickBench computes it (and, for the scan suite,
-each engine's time over the time the machine takes to read as many bytes), and writes everything as
-JSON under e2e/.work/bench/. Any mismatch, query error or failed load makes the exit status 1,
-after all queries have run.
+each engine's time over the time the machine takes to read as many bytes), and writes
+everything as JSON under e2e/.work/bench/. Any mismatch, query error or failed load makes the
+exit status 1, after all queries have run.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def memory_bandwidth(values: int) -> dict:
     THREADS threads sums its share of `values` int64s (as many bytes as the SUM reads) with
     Arrow C++'s SIMD sum, which keeps up with memory on this machine (one thread alone reads
     26-30 GB/s). Timed as the engines' queries are, one cold run and WARM_RUNS warm runs, the
-    fastest warm run counting: with more tries than the engines get, the ratio would favour
+    faster warm run counting: with more tries than the engines get, the ratio would favour
     the memory."""
     from concurrent.futures import ThreadPoolExecutor
 

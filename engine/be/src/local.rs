@@ -260,8 +260,8 @@ impl BackendService for LocalBackend {
         // per tablet cost a wake-up of one thread or the other per batch, which outweighs
         // handing on cached arrays (a SUM over 100M cached BIGINTs took 62-66 ms of CPU that
         // way and 50-55 ms in place). The batches are slices of the cache's arrays, so holding a
-        // whole tablet's costs no memory; what would need the disk or computing starts over
-        // on a blocking thread.
+        // whole tablet's costs no memory; a scan that needs the disk, a column converted to
+        // the table schema or a primary key merge starts over on a blocking thread.
         let in_memory = ScanOptions {
             predicate: request.predicate.as_ref(),
             cache: &self.page_cache,
