@@ -321,6 +321,13 @@ def main(argv=None) -> int:
         say("the reference engine did not load; nothing to compare against")
         return 1
 
+    for name, engine in engines.items():
+        started = time.monotonic()
+        engine.settle()
+        loads[name]["settle_seconds"] = round(time.monotonic() - started, 3)
+        say(f"[{name}] background work after the load settled in "
+            f"{loads[name]['settle_seconds']:.1f}s")
+
     order = [n for n in engine_names if n in engines]
     records = []
     for index, query in enumerate(queries):

@@ -33,6 +33,24 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "clients"))
 from cairn_server import free_ports  # noqa: E402
 
 THREADS = 2
+# Engine.settle: how long an engine's background work must have stopped, and the most it
+# waits for that.
+SETTLE_QUIET_SECONDS = 6.0
+SETTLE_AT_MOST_SECONDS = 600
+
+
+def wait_until_quiet(progress) -> None:
+    """Polls `progress()` (work running, or a count of work done) until it has stayed the
+    same, or zero, for SETTLE_QUIET_SECONDS, or SETTLE_AT_MOST_SECONDS have passed."""
+    deadline = time.monotonic() + SETTLE_AT_MOST_SECONDS
+    last, quiet_since = progress(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = progress()
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLE_QUIET_SECONDS:
+            return
 
 
 class EngineError(RuntimeError):
@@ -72,6 +90,11 @@ class Engine:
 
     def size_bytes(self) -> int:
         return directory_size(self.work_dir)
+
+    def settle(self) -> None:
+        """Waits for what the engine goes on doing in the background after its load (merges,
+        compaction): the engines share two cores, so work left running would slow every
+        engine's queries, not only its own."""
 
     def query(self, database: str, sql: str) -> list[tuple]:
         """Runs one query and returns its rows as tuples of Python values."""
@@ -232,6 +255,21 @@ class Cairn(Engine):
 
     def size_bytes(self) -> int:
         return directory_size(self.data_dir)
+
+    def settle(self) -> None:
+        """Until the BE's count of compactions has not moved for SETTLE_QUIET_SECONDS (three
+        rounds of its 2 s compaction interval): the 9 Stream Loads of SF1's lineorder_flat
+        leave 9 rowsets per tablet, compacted in the 8 s after the load."""
+        def compactions() -> str:
+            url = f"http://{self.host}:{self.be_http_port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                text = response.read().decode()
+            counts = [line.split()[-1] for line in text.splitlines()
+                      if line.startswith("starrocks_be_compactions_total ")]
+            if not counts:
+                raise EngineError(f"cairn: {url} has no starrocks_be_compactions_total")
+            return counts[0]
+        wait_until_quiet(compactions)
 
     def query(self, database, sql):
         connection = self._connection(database)
@@ -403,6 +441,13 @@ class Chdb(Engine):
             f"SELECT * FROM file('{dataset.csv(table)}', 'CSV', '{structure}') "
             "SETTINGS format_csv_delimiter = '|', input_format_csv_trim_whitespaces = 0, "
             "format_csv_allow_single_quotes = 0, format_csv_allow_double_quotes = 0")
+
+    def settle(self) -> None:
+        """Until MergeTree has run no merge for SETTLE_QUIET_SECONDS: it merges the inserted
+        parts in background threads for a while after the INSERTs (4 merges running right
+        after the scan suite's 100M rows, 25 parts merged to 5 in 6 s)."""
+        wait_until_quiet(lambda: self.session.query(
+            "SELECT count() AS merges FROM system.merges", "ArrowTable").to_pylist()[0]["merges"])
 
     def size_bytes(self) -> int:
         databases = ", ".join(f"'{d}'" for d in DATASETS)
