@@ -40,8 +40,9 @@ SETTLE_AT_MOST_SECONDS = 600
 
 
 def wait_until_quiet(progress) -> None:
-    """Polls `progress()` (work running, or a count of work done) until it has stayed the
-    same, or zero, for SETTLE_QUIET_SECONDS, or SETTLE_AT_MOST_SECONDS have passed."""
+    """Polls `progress()`, a value that changes while the work goes on (a count of work done,
+    time spent on work running), until it has stayed the same for SETTLE_QUIET_SECONDS, or
+    SETTLE_AT_MOST_SECONDS have passed."""
     deadline = time.monotonic() + SETTLE_AT_MOST_SECONDS
     last, quiet_since = progress(), time.monotonic()
     while time.monotonic() < deadline:
@@ -446,8 +447,10 @@ class Chdb(Engine):
         """Until MergeTree has run no merge for SETTLE_QUIET_SECONDS: it merges the inserted
         parts in background threads for a while after the INSERTs (4 merges running right
         after the scan suite's 100M rows, 25 parts merged to 5 in 6 s)."""
-        wait_until_quiet(lambda: self.session.query(
-            "SELECT count() AS merges FROM system.merges", "ArrowTable").to_pylist()[0]["merges"])
+        # The merges' elapsed time grows while one runs, however long it takes.
+        wait_until_quiet(lambda: tuple(self.session.query(
+            "SELECT count() AS merges, sum(elapsed) AS elapsed FROM system.merges",
+            "ArrowTable").to_pylist()[0].values()))
 
     def size_bytes(self) -> int:
         databases = ", ".join(f"'{d}'" for d in DATASETS)
