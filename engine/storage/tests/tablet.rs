@@ -285,17 +285,24 @@ fn min_max_statistics_skip_row_groups_and_keep_every_match() {
     assert_eq!(read_with(&manager, 1, 2, &schema, Some(&exact), &cache).len(), ROW_GROUP_SIZE);
 }
 
-#[test]
-fn primary_key_pruning_never_brings_back_a_replaced_row() {
-    let directory = tempfile::tempdir().expect("tempdir");
+/// A PRIMARY KEY tablet of two rowsets: keys 1 and 2 (values 10 and 20) at version 2, then
+/// key 1 again (99) at version 3.
+fn primary_key_tablet_with_a_replaced_row(directory: &std::path::Path) -> (TabletManager, TabletSchema) {
     let schema = schema(KeysType::Primary);
-    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+    let manager = TabletManager::open(directory.to_path_buf()).expect("open");
     let tablet = manager.create_tablet(1, KeysType::Primary, vec!["id".into()]).expect("create");
     let arrow_schema = schema.arrow_schema();
     tablet.write(1, &arrow_schema, &[batch(&schema, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
     tablet.publish(1, 2).expect("publish");
     tablet.write(2, &arrow_schema, &[batch(&schema, &[1], &[99])], WriteMode::Append).expect("write");
     tablet.publish(2, 3).expect("publish");
+    (manager, schema)
+}
+
+#[test]
+fn primary_key_pruning_never_brings_back_a_replaced_row() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (manager, schema) = primary_key_tablet_with_a_replaced_row(directory.path());
     let cache = DecodedCache::new(1 << 20);
     // The newer rowset has no value 10; skipping it would make the old row of key 1 visible.
     let value_is_10 = compare("value", Comparison::Equal, ScanValue::Int(10));
@@ -365,14 +372,7 @@ fn a_scan_of_what_is_in_memory_stops_where_the_file_would_be_read() {
 #[test]
 fn a_primary_key_merge_is_not_read_in_memory() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let schema = schema(KeysType::Primary);
-    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
-    let tablet = manager.create_tablet(1, KeysType::Primary, vec!["id".into()]).expect("create");
-    let arrow_schema = schema.arrow_schema();
-    tablet.write(1, &arrow_schema, &[batch(&schema, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
-    tablet.publish(1, 2).expect("publish");
-    tablet.write(2, &arrow_schema, &[batch(&schema, &[1], &[99])], WriteMode::Append).expect("write");
-    tablet.publish(2, 3).expect("publish");
+    let (manager, schema) = primary_key_tablet_with_a_replaced_row(directory.path());
     let cache = DecodedCache::new(1 << 20);
     assert_eq!(read_with(&manager, 1, 3, &schema, None, &cache), vec![(1, 99), (2, 20)]);
     // Cached, but two rowsets to merge by key: that is left to the blocking read.
@@ -381,35 +381,36 @@ fn a_primary_key_merge_is_not_read_in_memory() {
     assert_eq!(read_in_memory(&manager, 2, &schema, &cache), (ScanEnd::Finished, 2));
 }
 
-#[test]
-fn a_column_added_since_the_rowset_was_written_is_not_read_in_memory() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
+/// A tablet of rows (1, 10) and (2, 20) at version 2, with the schema they were written under
+/// and the schema after `value` was dropped and added again (a new column id).
+fn tablet_whose_value_column_was_added_again(directory: &std::path::Path) -> (TabletManager, TabletSchema, TabletSchema) {
+    let manager = TabletManager::open(directory.to_path_buf()).expect("open");
     let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
     let old = schema_with_column_ids();
     tablet.write(1, &old.storage_schema(), &[stored_batch(&old, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
     tablet.publish(1, 2).expect("publish");
+    let mut new = old.clone();
+    new.columns[1].unique_id = 3;
+    (manager, old, new)
+}
+
+#[test]
+fn a_column_added_since_the_rowset_was_written_is_not_read_in_memory() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (manager, old, new) = tablet_whose_value_column_was_added_again(directory.path());
     let cache = DecodedCache::new(1 << 20);
     assert_eq!(read_with(&manager, 1, 2, &old, None, &cache), vec![(1, 10), (2, 20)]);
     assert_eq!(read_in_memory(&manager, 2, &old, &cache), (ScanEnd::Finished, 2));
-    // `value` dropped and added again: its NULLs are computed, which the in-memory read leaves
-    // to the blocking one.
-    let mut new = old.clone();
-    new.columns[1].unique_id = 3;
+    // Under the new schema, `value`'s NULLs are computed, which the in-memory read leaves to
+    // the blocking one.
     assert_eq!(read_in_memory(&manager, 2, &new, &cache), (ScanEnd::NotInMemory, 0));
 }
 
 #[test]
 fn statistics_of_a_dropped_column_do_not_prune_the_column_added_under_its_name() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let manager = TabletManager::open(directory.path().to_path_buf()).expect("open");
-    let tablet = manager.create_tablet(1, KeysType::Duplicate, vec!["id".into()]).expect("create");
-    let old = schema_with_column_ids();
-    tablet.write(1, &old.storage_schema(), &[stored_batch(&old, &[1, 2], &[10, 20])], WriteMode::Append).expect("write");
-    tablet.publish(1, 2).expect("publish");
     // `value` was dropped and added again: a new id, and NULL in every existing row.
-    let mut new = old.clone();
-    new.columns[1].unique_id = 3;
+    let (manager, _, new) = tablet_whose_value_column_was_added_again(directory.path());
     let cache = DecodedCache::new(0);
     let value_is_null = ScanPredicate::IsNull {
         column: "value".to_string(),
