@@ -1,7 +1,9 @@
 //! The filters a scan hands to storage, as StarRocks' FE hands column predicates to its BE
-//! scanners. Storage uses them only to skip row groups whose min/max statistics (StarRocks'
-//! zone maps) prove that no row matches; the query still applies every filter to the rows it
-//! reads, so a predicate storage does not understand costs speed, never correctness.
+//! scanners. Storage uses them only to skip rows that cannot match: row groups whose min/max
+//! statistics (StarRocks' zone maps) prove it, and, in a rowset sorted by the table's key, the
+//! rows outside the range the predicate puts on the leading key column (what StarRocks' short
+//! key index finds). The query still applies every filter to the rows it reads, so a predicate
+//! storage does not understand costs speed, never correctness.
 //!
 //! The predicate is plain data, not a DataFusion expression, because a remote backend receives
 //! it over the wire.
@@ -9,7 +11,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt64Array};
+use std::ops::Range;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt64Array, make_comparator};
+use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::Operator;
@@ -215,6 +220,164 @@ impl ScanPredicate {
     }
 }
 
+/// The footer key listing, as a JSON array, the columns a rowset's rows are sorted by
+/// (ascending, NULLs first). Rowsets written before it existed lack it and are read whole.
+pub const SORT_COLUMNS_FOOTER_KEY: &str = "cairn.sort_columns";
+
+/// What a scan's predicate lets storage skip in each rowset.
+#[derive(Default)]
+pub struct Pruning {
+    pub row_groups: Option<RowGroupPruner>,
+    pub key_range: Option<KeyRange>,
+}
+
+impl Pruning {
+    pub fn new(predicate: Option<&ScanPredicate>, schema: &TabletSchema) -> Pruning {
+        Pruning {
+            row_groups: predicate.and_then(|predicate| RowGroupPruner::new(predicate, schema)),
+            key_range: predicate.and_then(|predicate| KeyRange::new(predicate, schema)),
+        }
+    }
+}
+
+/// The bounds a predicate's conjuncts put on the table's leading key column. A rowset's rows
+/// are sorted by the key, so within each row group the rows inside the bounds are one run,
+/// found by binary search: a query on a day of a table keyed by date reads that day's rows
+/// rather than whole row groups of 131072 rows.
+#[derive(Debug)]
+pub struct KeyRange {
+    column: String,
+    unique_id: u32,
+    data_type: DataType,
+    /// `(bound, inclusive)`: each lower bound raises the run's start, each upper bound lowers
+    /// its end, so bounds need not be compared with one another.
+    lower: Vec<(ScalarValue, bool)>,
+    upper: Vec<(ScalarValue, bool)>,
+}
+
+impl KeyRange {
+    /// `None` when no conjunct of `predicate` bounds the leading key column, or the column's
+    /// type does not order as SQL compares it (floats: a binary search over `total_cmp`
+    /// would put -0.0 below 0.0, which `>= 0.0` keeps).
+    pub fn new(predicate: &ScanPredicate, schema: &TabletSchema) -> Option<KeyRange> {
+        let name = schema.key_columns.first()?;
+        let definition = schema.columns.iter().find(|column| &column.name == name)?;
+        let data_type = definition.column_type.to_arrow_field(name, definition.nullable).data_type().clone();
+        let ordered = data_type.is_integer()
+            || matches!(
+                data_type,
+                DataType::Date32
+                    | DataType::Date64
+                    | DataType::Timestamp(_, None)
+                    | DataType::Decimal128(..)
+                    | DataType::Utf8
+                    | DataType::LargeUtf8
+            );
+        if !ordered {
+            return None;
+        }
+        let mut range = KeyRange {
+            column: name.clone(),
+            unique_id: definition.unique_id,
+            data_type,
+            lower: Vec::new(),
+            upper: Vec::new(),
+        };
+        range.bound_by(predicate);
+        (!range.lower.is_empty() || !range.upper.is_empty()).then_some(range)
+    }
+
+    fn bound_by(&mut self, predicate: &ScanPredicate) {
+        match predicate {
+            ScanPredicate::And(parts) => parts.iter().for_each(|part| self.bound_by(part)),
+            ScanPredicate::Compare { column, comparison, value } if *column == self.column => {
+                // An inexact literal (`int_key < 2.5`) bounds nothing here; the query applies it.
+                let Some(literal) = value.to_scalar_of(&self.data_type) else { return };
+                match comparison {
+                    Comparison::Equal => {
+                        self.lower.push((literal.clone(), true));
+                        self.upper.push((literal, true));
+                    }
+                    Comparison::Greater => self.lower.push((literal, false)),
+                    Comparison::GreaterOrEqual => self.lower.push((literal, true)),
+                    Comparison::Less => self.upper.push((literal, false)),
+                    Comparison::LessOrEqual => self.upper.push((literal, true)),
+                    Comparison::NotEqual => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn column(&self) -> &str {
+        &self.column
+    }
+
+    /// Whether a rowset file is sorted by this very column first: its footer says so, and
+    /// it stores the column under the table's id and type (not a column dropped and added
+    /// again under the same name, nor one whose type changed since).
+    pub fn applies_to(&self, file_schema: &Schema, metadata: &ParquetMetaData) -> bool {
+        let sorted_first = metadata
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|entries| entries.iter().find(|entry| entry.key == SORT_COLUMNS_FOOTER_KEY))
+            .and_then(|entry| entry.value.as_deref())
+            .and_then(|value| serde_json::from_str::<Vec<String>>(value).ok())
+            .is_some_and(|columns| columns.first() == Some(&self.column));
+        let Ok(stored) = file_schema.field_with_name(&self.column) else {
+            return false;
+        };
+        let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
+        sorted_first
+            && stored.data_type() == &self.data_type
+            && (self.unique_id == 0 || stored_id.is_none_or(|id| *id == self.unique_id.to_string()))
+    }
+
+    /// The rows of `values`, the column of a row group of a rowset [`KeyRange::applies_to`],
+    /// that lie within the bounds. NULLs, sorted first, are left out: no comparison holds for
+    /// them. `None` if `values` is not of the column's type or a bound cannot be compared
+    /// with it.
+    pub fn rows_within(&self, values: &ArrayRef) -> Option<Range<usize>> {
+        if values.data_type() != &self.data_type {
+            return None;
+        }
+        // The order the rowset was sorted in (rowset.rs: `sort_by_columns`).
+        let order = SortOptions::default();
+        let (mut start, mut end) = (values.null_count(), values.len());
+        for (bound, inclusive) in &self.lower {
+            let bound = bound.to_array().ok()?;
+            let compare = make_comparator(values, &bound, order).ok()?;
+            start = start.max(partition_point(values.len(), |row| {
+                let ordering = compare(row, 0);
+                ordering.is_lt() || (!inclusive && ordering.is_eq())
+            }));
+        }
+        for (bound, inclusive) in &self.upper {
+            let bound = bound.to_array().ok()?;
+            let compare = make_comparator(values, &bound, order).ok()?;
+            end = end.min(partition_point(values.len(), |row| {
+                let ordering = compare(row, 0);
+                ordering.is_lt() || (*inclusive && ordering.is_eq())
+            }));
+        }
+        Some(start..end.max(start))
+    }
+}
+
+/// The first of `rows` for which `before` is false, `before` being true for a prefix only.
+fn partition_point(rows: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, rows);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if before(middle) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
+}
+
 /// Decides which row groups of a rowset a predicate can skip.
 pub struct RowGroupPruner {
     predicate: PruningPredicate,
@@ -375,5 +538,91 @@ impl PruningStatistics for RowGroupStatistics<'_> {
 
     fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<BooleanArray> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_common::{ColumnDefinition, ColumnType, KeysType};
+    use datafusion::arrow::array::{Int32Array, StringArray};
+
+    fn keyed_by(column_type: ColumnType) -> TabletSchema {
+        TabletSchema {
+            columns: vec![ColumnDefinition {
+                name: "k".to_string(),
+                column_type,
+                nullable: true,
+                default: None,
+                comment: String::new(),
+                is_key: true,
+                unique_id: 0,
+            }],
+            keys_type: KeysType::Duplicate,
+            key_columns: vec!["k".to_string()],
+        }
+    }
+
+    fn on_k(conjuncts: &[(Comparison, ScanValue)]) -> ScanPredicate {
+        ScanPredicate::And(
+            conjuncts
+                .iter()
+                .map(|(comparison, value)| ScanPredicate::Compare {
+                    column: "k".to_string(),
+                    comparison: *comparison,
+                    value: value.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn rows_within_leave_out_nulls_and_honour_each_comparison() {
+        let schema = keyed_by(ColumnType::Int);
+        // Sorted as a rowset is: NULLs first.
+        let values: ArrayRef = Arc::new(Int32Array::from(vec![None, None, Some(1), Some(3), Some(3), Some(5), Some(8)]));
+        let int = |value| ScanValue::Int(value);
+        let cases = [
+            (vec![(Comparison::GreaterOrEqual, int(3))], 3..7),
+            (vec![(Comparison::Greater, int(3))], 5..7),
+            (vec![(Comparison::LessOrEqual, int(3))], 2..5),
+            (vec![(Comparison::Less, int(3))], 2..3),
+            (vec![(Comparison::Equal, int(3))], 3..5),
+            (vec![(Comparison::GreaterOrEqual, int(3)), (Comparison::LessOrEqual, int(5))], 3..6),
+            // The tighter of two bounds on one side wins, in either order.
+            (vec![(Comparison::Greater, int(0)), (Comparison::Greater, int(4)), (Comparison::Greater, int(1))], 5..7),
+            (vec![(Comparison::Less, int(100)), (Comparison::Less, int(2))], 2..3),
+        ];
+        for (conjuncts, expected) in cases {
+            let range = KeyRange::new(&on_k(&conjuncts), &schema).expect("a bound of the key");
+            assert_eq!(range.rows_within(&values), Some(expected), "{conjuncts:?}");
+        }
+        for missing in [int(4), int(0), int(9)] {
+            let range = KeyRange::new(&on_k(&[(Comparison::Equal, missing)]), &schema).expect("a bound");
+            assert!(range.rows_within(&values).expect("comparable").is_empty());
+        }
+        // An array of another type is not sliced.
+        let range = KeyRange::new(&on_k(&[(Comparison::Equal, int(3))]), &schema).expect("a bound");
+        let strings: ArrayRef = Arc::new(StringArray::from(vec!["3"]));
+        assert_eq!(range.rows_within(&strings), None);
+    }
+
+    #[test]
+    fn strings_slice_in_byte_order_and_floats_not_at_all() {
+        let schema = keyed_by(ColumnType::Varchar { length: 20 });
+        let values: ArrayRef = Arc::new(StringArray::from(vec![None, Some("UNITED KI1"), Some("UNITED KI5"), Some("UNITED ST1")]));
+        let text = |value: &str| ScanValue::Text(value.to_string());
+        let range = KeyRange::new(&on_k(&[(Comparison::GreaterOrEqual, text("UNITED KI")), (Comparison::Less, text("UNITED KJ"))]), &schema)
+            .expect("a bound");
+        assert_eq!(range.rows_within(&values), Some(1..3));
+        // Not bounds: another column, `<>`, a disjunction.
+        let other = ScanPredicate::Compare { column: "v".to_string(), comparison: Comparison::Equal, value: text("x") };
+        assert!(KeyRange::new(&other, &schema).is_none());
+        assert!(KeyRange::new(&on_k(&[(Comparison::NotEqual, text("x"))]), &schema).is_none());
+        let either = ScanPredicate::Or(vec![on_k(&[(Comparison::Equal, text("a"))]), on_k(&[(Comparison::Equal, text("b"))])]);
+        assert!(KeyRange::new(&either, &schema).is_none());
+
+        let floats = keyed_by(ColumnType::Double);
+        assert!(KeyRange::new(&on_k(&[(Comparison::GreaterOrEqual, ScanValue::Float(0.0))]), &floats).is_none());
     }
 }

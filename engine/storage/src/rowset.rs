@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::DecodedCache;
 use crate::distinct::{self, DistinctSketch};
 use crate::error::{Result, StorageError};
-use crate::predicate::RowGroupPruner;
+use crate::predicate::{Pruning, SORT_COLUMNS_FOOTER_KEY};
 use crate::scan::{ScanEnd, TabletSchema};
 use cairn_common::ids::{TabletId, Version};
 
@@ -109,6 +109,7 @@ pub fn write_rowset(
         });
     }
     let sorted = sort_by_columns(&merged, sort_columns)?;
+    let sorted_by: Vec<&String> = sort_columns.iter().filter(|name| merged.column_by_name(name).is_some()).collect();
     let file_name = format!("{rowset_id}.parquet");
     let path = directory.join(&file_name);
     let file = File::create(&path).map_err(|source| StorageError::io("create", &path, source))?;
@@ -116,6 +117,10 @@ pub fn write_rowset(
     let mut writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(writer_properties()))
         .map_err(write_error)?;
     writer.write(&sorted).map_err(write_error)?;
+    // Encoding a list of strings cannot fail; a footer without the key only reads slower.
+    if let Some(columns) = serde_json::to_string(&sorted_by).ok().filter(|_| !sorted_by.is_empty()) {
+        writer.append_key_value_metadata(KeyValue::new(SORT_COLUMNS_FOOTER_KEY.to_string(), columns));
+    }
     for (field, column) in schema.fields().iter().zip(sorted.columns()) {
         if let Some(sketch) = DistinctSketch::of(column) {
             writer.append_key_value_metadata(KeyValue::new(distinct::footer_key(field.name()), sketch.encode()));
@@ -244,7 +249,8 @@ impl OpenRowset {
     }
 
     /// Reads the named columns that the file has, one batch per row group, skipping the row
-    /// groups `pruner` rules out and taking decoded columns from `cache` where it has them.
+    /// groups `pruning` rules out and the rows of each outside its key range, and taking
+    /// decoded columns from `cache` where it has them.
     /// `emit` returns `false` to stop. The caller adapts batches to the table schema. With
     /// `cached_only`, the read stops at the first footer or row group it would have to read
     /// from the file, with [`ScanEnd::NotInMemory`].
@@ -256,7 +262,7 @@ impl OpenRowset {
         self,
         columns: &[String],
         dictionary_columns: &[String],
-        pruner: Option<&RowGroupPruner>,
+        pruning: &Pruning,
         cache: &DecodedCache,
         cached_only: bool,
         mut emit: impl FnMut(RecordBatch) -> Result<bool>,
@@ -285,10 +291,16 @@ impl OpenRowset {
             action: "projecting a rowset's columns",
             source,
         })?);
-        let keep = match pruner {
+        let keep = match &pruning.row_groups {
             Some(pruner) => pruner.row_groups_to_read(footer.metadata(), &file_schema),
             None => vec![true; footer.metadata().num_row_groups()],
         };
+        // The key column's place among the read columns, when its range can slice this file.
+        let key_range = pruning.key_range.as_ref().filter(|range| range.applies_to(&file_schema, footer.metadata()));
+        let key_slot = key_range.and_then(|range| {
+            let column = file_schema.index_of(range.column()).ok()?;
+            indices.iter().position(|&index| index == column)
+        });
         for (row_group, _) in keep.iter().enumerate().filter(|(_, keep)| **keep) {
             let rows = usize::try_from(footer.metadata().row_group(row_group).num_rows()).unwrap_or(0);
             let mut arrays: Vec<Option<ArrayRef>> = indices
@@ -345,6 +357,13 @@ impl OpenRowset {
                 path: path.clone(),
                 detail: format!("row group {row_group} lacks a projected column"),
             })?;
+            let kept = key_range
+                .zip(key_slot)
+                .and_then(|(range, slot)| range.rows_within(&arrays[slot]))
+                .unwrap_or(0..rows);
+            if kept.is_empty() {
+                continue;
+            }
             let mut schema = Arc::clone(&batch_schema);
             for (slot, &column) in indices.iter().enumerate() {
                 // Without a cache the encoding would be paid on every scan.
@@ -375,6 +394,7 @@ impl OpenRowset {
                 action: "reading a rowset",
                 source,
             })?;
+            let batch = if kept.len() == rows { batch } else { batch.slice(kept.start, kept.len()) };
             if !emit(batch)? {
                 return Ok(ScanEnd::Stopped);
             }

@@ -15,7 +15,7 @@ use crate::cache::DecodedCache;
 use crate::dictionary::dictionary_type;
 use crate::distinct::DistinctSketch;
 use crate::error::{Result, StorageError};
-use crate::predicate::{RowGroupPruner, ScanPredicate};
+use crate::predicate::{Pruning, ScanPredicate};
 use crate::rowset::OpenRowset;
 use crate::tablet::Tablet;
 use cairn_common::ids::Version;
@@ -313,7 +313,7 @@ pub fn scan_tablet(
         (Some(predicate), true) => predicate.restricted_to(&schema.key_columns),
         (predicate, _) => predicate.cloned(),
     };
-    let pruner = predicate.as_ref().and_then(|predicate| RowGroupPruner::new(predicate, schema));
+    let pruning = Pruning::new(predicate.as_ref(), schema);
     // A primary key merge needs the key columns even when the query does not.
     let mut read_projection: Vec<usize> = projection.to_vec();
     if merge_by_key {
@@ -333,7 +333,7 @@ pub fn scan_tablet(
     if !merge_by_key {
         let mut computed = false;
         for rowset in rowsets {
-            let end = rowset.read_row_groups(&column_names, options.dictionary_columns, pruner.as_ref(), options.cache, options.cached_only, |batch| {
+            let end = rowset.read_row_groups(&column_names, options.dictionary_columns, &pruning, options.cache, options.cached_only, |batch| {
                 let adapted;
                 (adapted, computed) = adapt_batch(&batch, schema, &read_projection, &read_schema)?;
                 if computed && options.cached_only {
@@ -353,7 +353,7 @@ pub fn scan_tablet(
     let mut batches = Vec::new();
     for rowset in rowsets {
         // Rows of different rowsets are concatenated for the merge, so every column stays plain.
-        rowset.read_row_groups(&column_names, &[], pruner.as_ref(), options.cache, false, |batch| {
+        rowset.read_row_groups(&column_names, &[], &pruning, options.cache, false, |batch| {
             batches.push(adapt_batch(&batch, schema, &read_projection, &read_schema)?.0);
             Ok(true)
         })?;

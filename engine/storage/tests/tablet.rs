@@ -239,14 +239,15 @@ fn min_max_statistics_skip_row_groups_and_keep_every_match() {
     let everything = read_with(&manager, 1, 2, &schema, None, &cache);
     assert_eq!(everything.len(), rows);
 
-    // 10 <= id < 20 lies in the first row group only.
+    // 20 <= value < 40 lies in the first row group only. (The value column, since a range of
+    // the leading key column also slices row groups: see the next test.)
     let range = ScanPredicate::And(vec![
-        compare("id", Comparison::GreaterOrEqual, ScanValue::Int(10)),
-        compare("id", Comparison::Less, ScanValue::Int(20)),
+        compare("value", Comparison::GreaterOrEqual, ScanValue::Int(20)),
+        compare("value", Comparison::Less, ScanValue::Int(40)),
     ]);
     let read = read_with(&manager, 1, 2, &schema, Some(&range), &cache);
     assert_eq!(read.len(), ROW_GROUP_SIZE, "only the first row group is read");
-    let matching: Vec<(i32, i64)> = read.into_iter().filter(|(id, _)| (10..20).contains(id)).collect();
+    let matching: Vec<(i32, i64)> = read.into_iter().filter(|(_, value)| (20..40).contains(value)).collect();
     assert_eq!(matching, (10..20).map(|id| (id, i64::from(id) * 2)).collect::<Vec<_>>());
 
     // Last row group, found through the value column and an IN list.
@@ -281,8 +282,83 @@ fn min_max_statistics_skip_row_groups_and_keep_every_match() {
     ]);
     assert_eq!(read_with(&manager, 1, 2, &schema, Some(&unknown), &cache).len(), rows);
     // An exact float literal still prunes.
-    let exact = compare("id", Comparison::Less, ScanValue::Float(3.0));
+    let exact = compare("value", Comparison::Less, ScanValue::Float(6.0));
     assert_eq!(read_with(&manager, 1, 2, &schema, Some(&exact), &cache).len(), ROW_GROUP_SIZE);
+}
+
+fn ids(rows: &[(i32, i64)]) -> Vec<i32> {
+    rows.iter().map(|(id, _)| *id).collect()
+}
+
+#[test]
+fn a_range_of_the_leading_key_reads_only_the_rows_within_it() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let rows = 3 * ROW_GROUP_SIZE;
+    let (manager, schema) = tablet_of_sequential_ids(directory.path(), rows);
+    let between = |low: i64, high: i64| {
+        ScanPredicate::And(vec![
+            compare("id", Comparison::GreaterOrEqual, ScanValue::Int(low)),
+            compare("id", Comparison::Less, ScanValue::Int(high)),
+        ])
+    };
+    for cache in [DecodedCache::new(0), DecodedCache::new(1 << 30)] {
+        assert_eq!(ids(&read_with(&manager, 1, 2, &schema, Some(&between(10, 20)), &cache)), (10..20).collect::<Vec<_>>());
+        // Across a row group boundary.
+        let boundary = ROW_GROUP_SIZE as i64;
+        let read = read_with(&manager, 1, 2, &schema, Some(&between(boundary - 5, boundary + 5)), &cache);
+        assert_eq!(ids(&read), (boundary as i32 - 5..boundary as i32 + 5).collect::<Vec<_>>());
+        // Each comparison, inclusive and exclusive, at the table's ends and inside.
+        let last = rows as i64 - 1;
+        let cases = [
+            (compare("id", Comparison::Equal, ScanValue::Int(7)), vec![7]),
+            (compare("id", Comparison::Greater, ScanValue::Int(last - 2)), vec![last as i32 - 1, last as i32]),
+            (compare("id", Comparison::GreaterOrEqual, ScanValue::Int(last)), vec![last as i32]),
+            (compare("id", Comparison::Less, ScanValue::Int(2)), vec![0, 1]),
+            (compare("id", Comparison::LessOrEqual, ScanValue::Int(0)), vec![0]),
+            (compare("id", Comparison::Equal, ScanValue::Int(last + 1)), vec![]),
+            // Contradictory bounds select nothing rather than a reversed range.
+            (between(20, 10), vec![]),
+        ];
+        for (predicate, expected) in cases {
+            assert_eq!(ids(&read_with(&manager, 1, 2, &schema, Some(&predicate), &cache)), expected, "{predicate:?}");
+        }
+        // Not a bound of the key: `<>`, a disjunction, an inexact literal, another column.
+        let not_equal = compare("id", Comparison::NotEqual, ScanValue::Int(7));
+        assert_eq!(read_with(&manager, 1, 2, &schema, Some(&not_equal), &cache).len(), rows);
+        let inexact = compare("id", Comparison::Less, ScanValue::Float(2.5));
+        assert_eq!(read_with(&manager, 1, 2, &schema, Some(&inexact), &cache).len(), rows);
+        let exact = compare("id", Comparison::Less, ScanValue::Float(3.0));
+        assert_eq!(ids(&read_with(&manager, 1, 2, &schema, Some(&exact), &cache)), vec![0, 1, 2]);
+    }
+
+    // A second load, sorted on its own, and both loads again after compaction into one rowset.
+    let tablet = manager.tablet(1).expect("tablet");
+    let later = batch(&schema, &[15, 1_000_000, 15, 3], &[-1, -2, -3, -4]);
+    tablet.write(2, &schema.arrow_schema(), &[later], WriteMode::Append).expect("write");
+    tablet.publish(2, 3).expect("publish");
+    let expected: Vec<(i32, i64)> = {
+        let mut rows: Vec<(i32, i64)> = (10..20).map(|id| (id, i64::from(id) * 2)).collect();
+        rows.extend([(15, -3), (15, -1)]);
+        rows.sort();
+        rows
+    };
+    let cache = DecodedCache::new(1 << 30);
+    assert_eq!(read_with(&manager, 1, 3, &schema, Some(&between(10, 20)), &cache), expected);
+    let policy = CompactionPolicy { min_rowsets: 2, ..CompactionPolicy::default() };
+    compact_tablet(&tablet, &policy).expect("compact").expect("compacted");
+    assert_eq!(tablet.statistics().rowset_count, 1);
+    assert_eq!(read_with(&manager, 1, 3, &schema, Some(&between(10, 20)), &cache), expected);
+}
+
+#[test]
+fn a_key_range_slices_a_primary_key_merge_without_bringing_back_a_replaced_row() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (manager, schema) = primary_key_tablet_with_a_replaced_row(directory.path());
+    let cache = DecodedCache::new(1 << 20);
+    let key_is_1 = compare("id", Comparison::Equal, ScanValue::Int(1));
+    assert_eq!(read_with(&manager, 1, 3, &schema, Some(&key_is_1), &cache), vec![(1, 99)]);
+    let key_above_1 = compare("id", Comparison::Greater, ScanValue::Int(1));
+    assert_eq!(read_with(&manager, 1, 3, &schema, Some(&key_above_1), &cache), vec![(2, 20)]);
 }
 
 /// A PRIMARY KEY tablet of two rowsets: keys 1 and 2 (values 10 and 20) at version 2, then
