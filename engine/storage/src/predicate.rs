@@ -9,9 +9,8 @@
 //! it over the wire.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-
 use std::ops::Range;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt64Array, make_comparator};
 use datafusion::arrow::compute::SortOptions;
