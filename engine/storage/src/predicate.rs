@@ -25,7 +25,7 @@ use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicate
 use serde::{Deserialize, Serialize};
 
 use crate::distinct::DistinctSketch;
-use crate::scan::{COLUMN_ID_METADATA_KEY, ColumnStatistics, TabletSchema};
+use crate::scan::{ColumnStatistics, TabletSchema, stores_column};
 
 /// A literal of a predicate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -248,10 +248,11 @@ pub struct KeyRange {
     column: String,
     unique_id: u32,
     data_type: DataType,
-    /// `(bound, inclusive)`: each lower bound raises the run's start, each upper bound lowers
-    /// its end, so bounds need not be compared with one another.
-    lower: Vec<(ScalarValue, bool)>,
-    upper: Vec<(ScalarValue, bool)>,
+    /// `(bound, inclusive)`, each bound a one-value array of the column's type: each lower
+    /// bound raises the run's start, each upper bound lowers its end, so bounds need not be
+    /// compared with one another.
+    lower: Vec<(ArrayRef, bool)>,
+    upper: Vec<(ArrayRef, bool)>,
 }
 
 impl KeyRange {
@@ -261,7 +262,7 @@ impl KeyRange {
     pub fn new(predicate: &ScanPredicate, schema: &TabletSchema) -> Option<KeyRange> {
         let name = schema.key_columns.first()?;
         let definition = schema.columns.iter().find(|column| &column.name == name)?;
-        let data_type = definition.column_type.to_arrow_field(name, definition.nullable).data_type().clone();
+        let data_type = definition.column_type.to_arrow();
         let ordered = data_type.is_integer()
             || matches!(
                 data_type,
@@ -291,10 +292,12 @@ impl KeyRange {
             ScanPredicate::And(parts) => parts.iter().for_each(|part| self.bound_by(part)),
             ScanPredicate::Compare { column, comparison, value } if *column == self.column => {
                 // An inexact literal (`int_key < 2.5`) bounds nothing here; the query applies it.
-                let Some(literal) = value.to_scalar_of(&self.data_type) else { return };
+                let Some(literal) = value.to_scalar_of(&self.data_type).and_then(|literal| literal.to_array().ok()) else {
+                    return;
+                };
                 match comparison {
                     Comparison::Equal => {
-                        self.lower.push((literal.clone(), true));
+                        self.lower.push((Arc::clone(&literal), true));
                         self.upper.push((literal, true));
                     }
                     Comparison::Greater => self.lower.push((literal, false)),
@@ -326,10 +329,7 @@ impl KeyRange {
         let Ok(stored) = file_schema.field_with_name(&self.column) else {
             return false;
         };
-        let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
-        sorted_first
-            && stored.data_type() == &self.data_type
-            && (self.unique_id == 0 || stored_id.is_none_or(|id| *id == self.unique_id.to_string()))
+        sorted_first && stored.data_type() == &self.data_type && stores_column(stored, self.unique_id)
     }
 
     /// The rows of `values`, the column of a row group of a rowset [`KeyRange::applies_to`],
@@ -340,41 +340,33 @@ impl KeyRange {
         if values.data_type() != &self.data_type {
             return None;
         }
-        // The order the rowset was sorted in (rowset.rs: `sort_by_columns`).
-        let order = SortOptions::default();
         let (mut start, mut end) = (values.null_count(), values.len());
         for (bound, inclusive) in &self.lower {
-            let bound = bound.to_array().ok()?;
-            let compare = make_comparator(values, &bound, order).ok()?;
-            start = start.max(partition_point(values.len(), |row| {
-                let ordering = compare(row, 0);
-                ordering.is_lt() || (!inclusive && ordering.is_eq())
-            }));
+            start = start.max(first_row_past(values, bound, !inclusive)?);
         }
         for (bound, inclusive) in &self.upper {
-            let bound = bound.to_array().ok()?;
-            let compare = make_comparator(values, &bound, order).ok()?;
-            end = end.min(partition_point(values.len(), |row| {
-                let ordering = compare(row, 0);
-                ordering.is_lt() || (*inclusive && ordering.is_eq())
-            }));
+            end = end.min(first_row_past(values, bound, *inclusive)?);
         }
         Some(start..end.max(start))
     }
 }
 
-/// The first of `rows` for which `before` is false, `before` being true for a prefix only.
-fn partition_point(rows: usize, before: impl Fn(usize) -> bool) -> usize {
-    let (mut low, mut high) = (0, rows);
+/// The first row of sorted `values` above `bound`, or at it unless `past_equal`: a binary
+/// search, rows below (and equal to, with `past_equal`) the bound forming a prefix.
+fn first_row_past(values: &ArrayRef, bound: &ArrayRef, past_equal: bool) -> Option<usize> {
+    // The order the rowset was sorted in (rowset.rs: `sort_by_columns`).
+    let compare = make_comparator(values, bound, SortOptions::default()).ok()?;
+    let (mut low, mut high) = (0, values.len());
     while low < high {
         let middle = low + (high - low) / 2;
-        if before(middle) {
+        let ordering = compare(middle, 0);
+        if ordering.is_lt() || (past_equal && ordering.is_eq()) {
             low = middle + 1;
         } else {
             high = middle;
         }
     }
-    low
+    Some(low)
 }
 
 /// Decides which row groups of a rowset a predicate can skip.
@@ -499,8 +491,7 @@ impl<'a> RowGroupStatistics<'a> {
         if stored.data_type() != wanted.data_type() || stored.data_type().is_floating() {
             return None;
         }
-        let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
-        if definition.unique_id != 0 && stored_id.is_some_and(|id| *id != definition.unique_id.to_string()) {
+        if !stores_column(stored, definition.unique_id) {
             return None;
         }
         StatisticsConverter::try_new(&column.name, self.file_schema, self.metadata.file_metadata().schema_descr()).ok()

@@ -24,6 +24,13 @@ use cairn_common::{ColumnDefinition, DefaultValue, KeysType};
 /// The field metadata key of a stored column's `unique_id`.
 pub const COLUMN_ID_METADATA_KEY: &str = "cairn.column_id";
 
+/// Whether the rowset field `stored`, found under a column's name, is that very column and
+/// not one dropped since and added again under its name. Columns without an id (0) and
+/// fields written before ids were stored match by name alone.
+pub(crate) fn stores_column(stored: &Field, unique_id: u32) -> bool {
+    unique_id == 0 || stored.metadata().get(COLUMN_ID_METADATA_KEY).is_none_or(|id| *id == unique_id.to_string())
+}
+
 /// The table schema a reader wants, sent with every scan because rowsets written before an
 /// ALTER TABLE lack the newer columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,11 +121,10 @@ fn adapt_batch(
         let column = &schema.columns[index];
         // A stored column of the same name but another id is a column since dropped: this
         // one did not exist when the rowset was written.
-        let stored = batch.schema().column_with_name(&column.name).and_then(|(position, stored)| {
-            let stored_id = stored.metadata().get(COLUMN_ID_METADATA_KEY);
-            let same = column.unique_id == 0 || stored_id.is_none_or(|id| *id == column.unique_id.to_string());
-            same.then(|| batch.column(position))
-        });
+        let stored = batch
+            .schema()
+            .column_with_name(&column.name)
+            .and_then(|(position, stored)| stores_column(stored, column.unique_id).then(|| batch.column(position)));
         let array = match stored {
             Some(array) if array.data_type() == field.data_type() => Arc::clone(array),
             Some(array) if field.data_type() == &DataType::Utf8 && array.data_type() == &dictionary_type() => {
