@@ -117,76 +117,98 @@ def format_ms(result: dict | None) -> str:
     return text + ("!" if result["status"] == "mismatch" else "")
 
 
-def memory_bandwidth(values: int) -> dict:
+class MemoryRead:
     """How fast the machine's cores read memory, the floor under a scan query's SUM: each of
     THREADS threads sums its share of `values` int64s (as many bytes as the SUM reads) with
     Arrow C++'s SIMD sum, which keeps up with memory on this machine (one thread alone reads
-    26-30 GB/s). Timed as the engines' queries are, one cold run and WARM_RUNS warm runs, the
-    faster warm run counting: with more tries than the engines get, the ratio would favour
-    the memory."""
-    from concurrent.futures import ThreadPoolExecutor
+    26-30 GB/s).
 
-    import numpy
-    import pyarrow
-    import pyarrow.compute
+    The read is timed beside each run of each engine's scan query, just before it, because
+    this machine's memory bandwidth drifts from minute to minute (28-53 GB/s within one
+    session): one read before all the engines' runs set Cairn's 25-35 ms against a moment
+    that could be faster or slower than its own."""
 
-    array = pyarrow.array(numpy.arange(values, dtype=numpy.int64))
-    share = -(-values // THREADS)
-    parts = [array.slice(start, share) for start in range(0, values, share)]
-    expected = values * (values - 1) // 2
-    runs_ms = []
-    with ThreadPoolExecutor(len(parts)) as pool:
-        for _ in range(1 + WARM_RUNS):
-            started = time.perf_counter()
-            total = sum(part_sum.as_py() for part_sum in pool.map(pyarrow.compute.sum, parts))
-            runs_ms.append((time.perf_counter() - started) * 1000)
-            if total != expected:
-                raise RuntimeError(f"the memory measurement summed {total}, not {expected}")
-    best_ms = min(runs_ms[1:])
-    return {"bytes": values * 8, "threads": len(parts), "cold_ms": round(runs_ms[0], 3),
-            "warm_ms": [round(ms, 3) for ms in runs_ms[1:]], "best_ms": round(best_ms, 3),
-            "gb_per_s": round(values * 8 / best_ms / 1e6, 2),
-            "method": "pyarrow.compute.sum over int64, one share per thread, faster warm run"}
+    METHOD = ("pyarrow.compute.sum over int64, one share per thread, read just before each "
+              "run of the engine's query; the faster of the reads before its warm runs")
+
+    def __init__(self, values: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        import numpy
+        import pyarrow
+
+        self.values = values
+        array = pyarrow.array(numpy.arange(values, dtype=numpy.int64))
+        share = -(-values // THREADS)
+        self.parts = [array.slice(start, share) for start in range(0, values, share)]
+        self.expected = values * (values - 1) // 2
+        self.pool = ThreadPoolExecutor(len(self.parts))
+
+    def time_ms(self) -> float:
+        import pyarrow.compute
+
+        started = time.perf_counter()
+        total = sum(part_sum.as_py() for part_sum in self.pool.map(pyarrow.compute.sum, self.parts))
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if total != self.expected:
+            raise RuntimeError(f"the memory measurement summed {total}, not {self.expected}")
+        return elapsed_ms
+
+    def summary(self, runs_ms: list[float]) -> dict:
+        """The reads beside one engine's runs, the first beside its cold run."""
+        best_ms = min(runs_ms[1:])
+        return {"bytes": self.values * 8, "threads": len(self.parts),
+                "cold_ms": round(runs_ms[0], 3), "warm_ms": [round(ms, 3) for ms in runs_ms[1:]],
+                "best_ms": round(best_ms, 3), "gb_per_s": round(self.values * 8 / best_ms / 1e6, 2),
+                "method": self.METHOD}
 
 
 def print_scan_against_memory(records, engines) -> None:
-    """Each scan query's time over the time the machine took to read as many bytes, measured
-    just before the query ran."""
-    scan_records = [r for r in records if r["suite"] == "scan" and r.get("memory")]
+    """Each engine's time for a scan query over the time the machine took to read as many
+    bytes beside that engine's runs."""
+    scan_records = [r for r in records if r["suite"] == "scan"]
     if not scan_records:
         return
     width = max(12, max(len(r["name"]) for r in scan_records) + 2)
-    say(f"time over memory's (target: at most {SCAN_TARGET}); memory: "
-        f"{scan_records[0]['memory']['method']}")
-    say(f"{'query':<{width}}{'memory ms':>12}{'GB/s':>8}" + "".join(f"{e:>12}" for e in engines))
+    say(f"time over memory's (target: at most {SCAN_TARGET}); memory: {MemoryRead.METHOD}")
+    say(f"{'query':<{width}}" + "".join(f"{e:>22}" for e in engines))
     for record in scan_records:
-        memory = record["memory"]
         cells = []
         for engine in engines:
             result = record["results"].get(engine)
-            if result is None or result["status"] != "ok":
-                cells.append(f"{format_ms(result):>12}")
+            if result is None or result["status"] != "ok" or "memory" not in result:
+                cells.append(f"{format_ms(result):>22}")
             else:
+                memory = result["memory"]
                 ratio = result["best_ms"] / memory["best_ms"]
                 result["memory_ratio"] = round(ratio, 3)
-                cells.append(f"{ratio:>12.2f}")
-        say(f"{record['name']:<{width}}{memory['best_ms']:>12.1f}{memory['gb_per_s']:>8.1f}"
-            + "".join(cells))
+                cells.append(f"{ratio:>8.2f} ({memory['best_ms']:.1f} ms, {memory['gb_per_s']:.0f} GB/s)")
+        say(f"{record['name']:<{width}}" + "".join(cells))
 
 
-def run_query(engine, query) -> dict:
-    """One cold and WARM_RUNS warm runs; an error stops the runs of this query."""
+def run_query(engine, query, memory: MemoryRead | None = None) -> dict:
+    """One cold and WARM_RUNS warm runs; an error stops the runs of this query. With
+    `memory`, a memory read is timed just before each run."""
     sql = query.text_for(engine.name)
     result = {"status": "ok", "cold_ms": None, "warm_ms": [], "best_ms": None, "rows": None}
+    memory_ms = []
+
+    def timed_query():
+        if memory is not None:
+            memory_ms.append(memory.time_ms())
+        return engine.timed_query(query.database, sql)
+
     try:
-        seconds, rows = engine.timed_query(query.database, sql)
+        seconds, rows = timed_query()
         result["cold_ms"] = round(seconds * 1000, 3)
         for _ in range(WARM_RUNS):
-            seconds, _ = engine.timed_query(query.database, sql)
+            seconds, _ = timed_query()
             result["warm_ms"].append(round(seconds * 1000, 3))
         result["best_ms"] = min(result["warm_ms"])
         result["rows"] = len(rows)
         result["_rows"] = rows
+        if memory is not None:
+            result["memory"] = memory.summary(memory_ms)
     except Exception as error:  # a query error is a result, not the end of the run
         result["status"] = "error"
         message = f"{type(error).__name__}: {error}"
@@ -330,12 +352,14 @@ def main(argv=None) -> int:
 
     order = [n for n in engine_names if n in engines]
     records = []
+    memory = None
     for index, query in enumerate(queries):
-        memory = memory_bandwidth(SCAN_ROWS) if query.suite == "scan" else None
+        if query.suite == "scan" and memory is None:
+            memory = MemoryRead(SCAN_ROWS)
         rotation = order[index % len(order):] + order[: index % len(order)]
         results = {}
         for name in rotation:
-            results[name] = run_query(engines[name], query)
+            results[name] = run_query(engines[name], query, memory if query.suite == "scan" else None)
         reference = results[REFERENCE]
         for name, result in results.items():
             if result["status"] == "error":
@@ -348,8 +372,9 @@ def main(argv=None) -> int:
                     failures.append(f"{query.id} {name}: result differs from {REFERENCE}")
         line = f"{query.id:<30}" + "".join(
             f"{name}={format_ms(results.get(name)):<10}" for name in order)
-        if memory:
-            line += f"memory={memory['best_ms']:.1f}"
+        if query.suite == "scan":
+            line += "memory=" + "/".join(
+                f"{results[name]['memory']['best_ms']:.1f}" for name in order if "memory" in results[name])
         say(line)
         for name in order:
             result = results[name]
@@ -360,8 +385,7 @@ def main(argv=None) -> int:
                     "      " + l for l in result["diff"].splitlines()))
         for result in results.values():
             result.pop("_rows", None)
-        records.append({"id": query.id, "suite": query.suite, "name": query.name,
-                        "results": results, **({"memory": memory} if memory else {})})
+        records.append({"id": query.id, "suite": query.suite, "name": query.name, "results": results})
 
     for engine in engines.values():
         engine.close()
