@@ -133,3 +133,87 @@ def test_filters_on_low_cardinality_strings_run_on_the_dictionary(connection):
             assert (count, int(total or 0)) == (len(kept), sum(kept)), condition
         plan = explain(cursor, "SELECT count(*) FROM visits WHERE city = 'city3' AND device = 'phone'")
         assert "dictionary=[city, device]" in plan, plan
+
+
+COLOURS = ["red", "green", "blue", "amber"]
+
+
+def load_dimensions(cursor) -> tuple[dict, dict]:
+    """`amounts` describes amounts 0-89 (90-100 have no row, for outer joins), keyed by an
+    integer; `city_labels` labels seven of the ten cities, keyed by the city string."""
+    create_duplicate_table(cursor, "amounts", "amount INT NOT NULL, band VARCHAR(16), colour VARCHAR(16)", "amount")
+    amounts = {amount: (f"band{amount // 10}", None if amount % 9 == 0 else COLOURS[amount % 4])
+               for amount in range(90)}
+    cursor.execute("INSERT INTO amounts VALUES " + ", ".join(
+        f"({amount}, '{band}', {'NULL' if colour is None else repr(colour)})"
+        for amount, (band, colour) in amounts.items()))
+    create_duplicate_table(cursor, "city_labels", "city VARCHAR(16) NOT NULL, label VARCHAR(16)", "city")
+    labels = {city: f"label{number % 3}" for number, city in enumerate(CITIES[:7])}
+    cursor.execute("INSERT INTO city_labels VALUES " + ", ".join(
+        f"('{city}', '{label}')" for city, label in labels.items()))
+    return amounts, labels
+
+
+def counted(rows, key_of) -> dict:
+    """count(*) and sum(amount) per key, skipping rows whose key_of is None."""
+    totals = defaultdict(lambda: [0, 0])
+    for values in rows:
+        key = key_of(*values)
+        if key is not None:
+            totals[key][0] += 1
+            totals[key][1] += values[4]
+    return dict(totals)
+
+
+def test_group_by_strings_carried_through_joins_groups_codes_from_each_scan(connection):
+    with connection.cursor() as cursor:
+        rows = load(cursor)
+        amounts, labels = load_dimensions(cursor)
+
+        def fetched(query) -> dict:
+            cursor.execute(query)
+            return {tuple(values[:-2]): [values[-2], int(values[-1])] for values in cursor.fetchall()}
+
+        # Keys from two scans, the dimension's through the join: both scans hand out codes.
+        query = ("SELECT a.band, v.device, count(*), sum(v.amount) FROM visits v "
+                 "JOIN amounts a ON v.amount = a.amount GROUP BY a.band, v.device")
+        plan = explain(cursor, query)
+        assert "group_by_codes=[band]" in plan and "group_by_codes=[device]" in plan, plan
+        assert fetched(query) == counted(rows, lambda id, city, device, note, amount: (
+            (amounts[amount][0], device) if amount in amounts else None))
+
+        # An outer join pads the missing dimension rows with NULL codes, and NULL colours
+        # stay NULL beside them.
+        query = ("SELECT a.colour, v.city, count(*), sum(v.amount) FROM visits v "
+                 "LEFT JOIN amounts a ON v.amount = a.amount GROUP BY a.colour, v.city")
+        plan = explain(cursor, query)
+        assert "group_by_codes=[colour]" in plan and "group_by_codes=[city]" in plan, plan
+        assert fetched(query) == counted(rows, lambda id, city, device, note, amount: (
+            amounts[amount][1] if amount in amounts else None, city))
+
+        # A string the join matches on stays a string; the other side's label is coded.
+        query = ("SELECT v.city, l.label, count(*), sum(v.amount) FROM visits v "
+                 "JOIN city_labels l ON v.city = l.city GROUP BY v.city, l.label")
+        plan = explain(cursor, query)
+        assert "group_by_codes=[label]" in plan, plan
+        assert "group_by_codes=[city" not in plan, plan
+        assert fetched(query) == counted(rows, lambda id, city, device, note, amount: (
+            (city, labels[city]) if city in labels else None))
+
+        # Through a join, a string with more distinct values than the coding limit (4096)
+        # stays a string: 5 000 notes.
+        query = ("SELECT v.note, a.band, count(*), sum(v.amount) FROM visits v "
+                 "JOIN amounts a ON v.amount = a.amount GROUP BY v.note, a.band")
+        plan = explain(cursor, query)
+        assert "group_by_codes=[band]" in plan and "group_by_codes=[note" not in plan, plan
+        assert fetched(query) == counted(rows, lambda id, city, device, note, amount: (
+            (note, amounts[amount][0]) if amount in amounts else None))
+
+        # A string the join's filter tests stays a string.
+        query = ("SELECT a.band, count(*), sum(v.amount) FROM visits v "
+                 "JOIN amounts a ON v.amount = a.amount AND a.band <> concat('band', v.device) "
+                 "GROUP BY a.band")
+        plan = explain(cursor, query)
+        assert "group_by_codes=[band]" not in plan, plan
+        assert fetched(query) == counted(rows, lambda id, city, device, note, amount: (
+            (amounts[amount][0],) if amount in amounts else None))

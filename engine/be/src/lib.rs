@@ -16,6 +16,6 @@ pub mod stream_load;
 pub use local::{LocalBackend, LocalBackendConfig};
 pub use metrics::BackendMetrics;
 pub use service::{
-    BackendError, BackendService, ColumnStatistics, Comparison, DistinctSketch, ScanPredicate, dictionary_type, has_column_bounds, ScanRequest, ScanValue, TabletDescriptor, TabletSchema,
+    BackendError, BackendService, ColumnStatistics, Comparison, DistinctSketch, ScanPredicate, dictionary_type, has_column_statistics, ScanRequest, ScanValue, TabletDescriptor, TabletSchema,
     TabletStatistics, TabletWrite, WriteMode,
 };

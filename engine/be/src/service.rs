@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 
 use cairn_common::KeysType;
 use cairn_common::ids::{BackendId, TabletId, TransactionId, Version};
-pub use cairn_storage::predicate::has_column_bounds;
+pub use cairn_storage::predicate::has_column_statistics;
 pub use cairn_storage::dictionary::dictionary_type;
 pub use cairn_storage::distinct::DistinctSketch;
 pub use cairn_storage::{Comparison, ScanPredicate, ScanValue, TabletSchema, TabletStatistics, WriteMode};

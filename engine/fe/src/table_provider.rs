@@ -262,12 +262,13 @@ impl TableProvider for OlapTable {
         // Key ranges and distinct values (sketched in rowset footers) let DataFusion estimate a
         // join's output; without them it takes every row as distinct and reads a
         // fact-to-dimension join as no bigger than the dimension, which puts the fact table on
-        // the build side. Storage reports ranges of
-        // integer and date columns only, so a scan with none of them (count(*)) does not ask.
+        // the build side. Storage reports ranges of integer and date columns and distinct
+        // values of those and of strings (which low_cardinality.rs reads), so a scan with none
+        // of them (count(*)) does not ask.
         let bounded: Vec<(usize, String)> = projection
             .iter()
             .enumerate()
-            .filter(|(position, _)| cairn_be::has_column_bounds(output_schema.field(*position).data_type()))
+            .filter(|(position, _)| cairn_be::has_column_statistics(output_schema.field(*position).data_type()))
             .filter_map(|(position, index)| self.table.columns().get(*index).map(|column| (position, column.name.clone())))
             .collect();
         let mut column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = vec![None; output_schema.fields().len()];
@@ -431,6 +432,11 @@ impl TabletScanExec {
     fn with_distinct_values(mut self, distinct_values: Vec<Option<usize>>) -> Self {
         self.distinct_values = distinct_values;
         self
+    }
+
+    /// The estimated distinct values of output column `position`, where storage sketched it.
+    pub(crate) fn distinct_values_of(&self, position: usize) -> Option<usize> {
+        self.distinct_values.get(position).copied().flatten()
     }
 
     /// Filters run on each batch, and the string columns they read alone taken

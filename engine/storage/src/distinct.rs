@@ -9,9 +9,11 @@
 //! went into a hash table while the 80 000 parts probed it. StarRocks keeps the same count
 //! per column in its statistics.
 //!
-//! Integer and date columns get a sketch, the types join keys have. A rowset written before
-//! sketches existed has none, and a column of it then has no count until compaction
-//! rewrites it.
+//! Integer and date columns get a sketch, the types join keys have, and so do string
+//! columns: a GROUP BY on a string that a join carries is grouped by codes only where the
+//! string has few values (`cairn_fe`'s `low_cardinality.rs`). A rowset written before
+//! sketches existed (or, for strings, before they were sketched) has none, and a column of
+//! it then has no count until compaction rewrites it.
 
 use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray};
 use datafusion::arrow::datatypes::{
@@ -68,6 +70,7 @@ impl DistinctSketch {
             DataType::UInt64 => sketch.add::<UInt64Type>(array, |value| value as i64),
             DataType::Date32 => sketch.add::<Date32Type>(array, |value| value.into()),
             DataType::Date64 => sketch.add::<Date64Type>(array, |value| value),
+            DataType::Utf8 => array.as_string_opt::<i32>()?.iter().flatten().for_each(|value| sketch.insert(hash_bytes(value.as_bytes()))),
             _ => return None,
         }
         Some(sketch)
@@ -136,6 +139,19 @@ fn mix(value: u64) -> u64 {
     value ^ (value >> 33)
 }
 
+/// A string's bytes folded into the 64 bits [`DistinctSketch::insert`] takes, eight at a time
+/// through [`mix`], starting from the length so that trailing zero bytes count. Fixed here for
+/// the reason `mix` is.
+fn hash_bytes(bytes: &[u8]) -> i64 {
+    let mut hash = bytes.len() as u64;
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash = mix(hash ^ u64::from_le_bytes(word));
+    }
+    hash as i64
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -184,7 +200,30 @@ mod tests {
         assert_eq!(DistinctSketch::of(&(Arc::new(Int32Array::from(vec![None, None])) as ArrayRef)).map(|sketch| sketch.estimate()), Some(0));
         assert!(DistinctSketch::decode("0123").is_none(), "too short");
         assert!(DistinctSketch::decode(&"~".repeat(REGISTERS)).is_none(), "ranks beyond a hash's bits");
-        let strings: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
-        assert!(DistinctSketch::of(&strings).is_none());
+        let floats: ArrayRef = Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0]));
+        assert!(DistinctSketch::of(&floats).is_none());
+    }
+
+    /// Strings are counted by their bytes: values that differ only in a trailing zero byte or
+    /// past the eighth byte are told apart, NULLs do not count, and counts from a few to
+    /// hundreds of thousands come near.
+    #[test]
+    fn strings_are_counted_by_their_bytes() {
+        let strings: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("a"),
+            Some("a\0"),
+            None,
+            Some("Customer#000000001"),
+            Some("Customer#000000002"),
+            Some("a"),
+            Some(""),
+        ]));
+        assert_eq!(DistinctSketch::of(&strings).expect("strings").estimate(), 5);
+        for distinct in [25usize, 1_000, 150_000] {
+            let names: ArrayRef =
+                Arc::new(StringArray::from_iter_values((0..distinct * 2).map(|row| format!("Customer#{:09}", row % distinct))));
+            let estimate = DistinctSketch::of(&names).expect("strings").estimate();
+            assert!(within(estimate, distinct as u64, 0.08), "{distinct} distinct strings estimated as {estimate}");
+        }
     }
 }

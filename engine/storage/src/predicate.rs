@@ -428,13 +428,17 @@ pub fn rowset_column_statistics(
         .iter()
         .map(|name| {
             let Some((_, field)) = table_schema.column_with_name(name) else { return ColumnStatistics::default() };
-            if !has_column_bounds(field.data_type()) {
+            if !has_column_statistics(field.data_type()) {
                 return ColumnStatistics::default();
             }
+            // No converter where the file does not store that very column: then neither its
+            // bounds nor its sketch, stored under the name, describe it.
             let Some(converter) = statistics.converter(&Column::new_unqualified(name)) else { return ColumnStatistics::default() };
-            let minimums = converter.row_group_mins(metadata.row_groups()).ok();
-            let maximums = converter.row_group_maxes(metadata.row_groups()).ok();
-            let bound = minimums.zip(maximums).and_then(|(minimums, maximums)| {
+            let bound = match has_column_bounds(field.data_type()) {
+                true => converter.row_group_mins(metadata.row_groups()).ok().zip(converter.row_group_maxes(metadata.row_groups()).ok()),
+                false => None,
+            }
+            .and_then(|(minimums, maximums)| {
                 Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
             });
             let key = crate::distinct::footer_key(name);
@@ -451,6 +455,12 @@ pub fn rowset_column_statistics(
 /// key types join estimates need. Float statistics are not trusted (NaN orders apart).
 pub fn has_column_bounds(data_type: &DataType) -> bool {
     data_type.is_integer() || matches!(data_type, DataType::Date32 | DataType::Date64)
+}
+
+/// Whether [`rowset_column_statistics`] says anything of a column of this type: the bounded
+/// types, and strings, which have a count of distinct values but no bounds.
+pub fn has_column_statistics(data_type: &DataType) -> bool {
+    has_column_bounds(data_type) || data_type == &DataType::Utf8
 }
 
 /// The least (`Less`) or greatest (`Greater`) value of a statistics array; `None` if any row

@@ -633,6 +633,14 @@ fn a_scan_asking_for_dictionaries_gets_low_cardinality_strings_encoded_and_the_s
         assert_eq!(read_cities, expected_cities);
         assert_eq!(read_notes, notes.iter().cloned().map(Some).collect::<Vec<_>>());
     }
+
+    // Strings have a count of distinct values (NULLs aside) and no bounds.
+    let columns = ["city".to_string(), "note".to_string()];
+    let statistics = cairn_storage::scan::tablet_column_statistics(&tablet, 2, &schema, &columns, &cache).expect("statistics");
+    let counted: Vec<_> = statistics.iter().map(|column| (column.bound.is_some(), column.distinct.as_ref().map(|sketch| sketch.estimate()))).collect();
+    assert_eq!(counted[0], (false, Some(2)));
+    assert!(counted[1].1.is_some_and(|notes| notes.abs_diff(rows as u64) <= rows as u64 / 20), "{counted:?}");
+    assert!(!counted[1].0);
 }
 
 /// A compaction that took the tablet before DROP may still be writing into its directory:
