@@ -55,7 +55,7 @@ use datafusion::common::{DFSchema, Result as DataFusionResult, ScalarValue};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::{ColumnarValue, Expr, Operator};
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_expr::expressions::BinaryExpr;
 use datafusion::physical_expr::utils::collect_columns;
 
@@ -211,6 +211,13 @@ impl ScanFilter {
                 None => conjuncts.push(conjunct),
             }
         }
+        // Conjuncts that call a function last, as StarRocks' storage layer applies the
+        // predicates on plain columns before the other conjuncts: those cost a pass over a
+        // column, a test of the survivors or a lookup in a dictionary, and the function then
+        // runs on fewer rows. SSB flat q1.3's `EXTRACT(WEEK FROM lo_orderdate) = 6` stood
+        // first in its WHERE clause and ran on every row of 1994. A conjunct moved back sees
+        // fewer rows, never more, so none fails where it would not have.
+        conjuncts.sort_by_key(|conjunct| calls_a_function(&conjunct.expression));
         (!conjuncts.is_empty()).then_some(ScanFilter { conjuncts })
     }
 
@@ -740,6 +747,11 @@ fn scatter(selection: &BooleanArray, narrowed: &BooleanArray) -> BooleanArray {
     BooleanArray::new(bits, None)
 }
 
+/// Whether `expression` calls a scalar function anywhere (`EXTRACT`, `concat`, `substr`).
+fn calls_a_function(expression: &Arc<dyn PhysicalExpr>) -> bool {
+    expression.downcast_ref::<ScalarFunctionExpr>().is_some() || expression.children().into_iter().any(calls_a_function)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -794,6 +806,17 @@ mod tests {
         let filters = [col("t.city").eq(lit("UNITED KI1")), col("id").gt(lit(0)), col("id").lt_eq(lit(30))];
         let plan = ScanFilter::plan(&filters, &input.schema(), &state).expect("a filter");
         assert_eq!(plan.expressions().count(), 2);
+        assert_eq!(ids(&plan.apply(input.clone())?), vec![Some(10), Some(20), Some(30)]);
+        // A conjunct that calls a function runs after those on plain columns, wherever it
+        // stood, and the others keep their order.
+        let filters = [
+            datafusion::functions::expr_fn::character_length(col("t.note")).eq(lit(6)),
+            col("t.city").eq(lit("UNITED KI1")),
+            col("id").lt_eq(lit(30)),
+        ];
+        let plan = ScanFilter::plan(&filters, &input.schema(), &state).expect("a filter");
+        let shown: Vec<String> = plan.expressions().map(|expression| expression.to_string()).collect();
+        assert_eq!(shown, ["city@1 = UNITED KI1", "id@0 <= 30", "character_length(note@2) = 6"]);
         assert_eq!(ids(&plan.apply(input)?), vec![Some(10), Some(20), Some(30)]);
         Ok(())
     }
