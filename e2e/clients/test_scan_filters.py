@@ -171,6 +171,19 @@ def test_the_filters_the_scan_applies_are_not_evaluated_again(connection):
         cursor.execute(query)
         assert cursor.fetchone() == (len(kept), sum(kept))
 
+        # An equality stays in the FilterExec while its column leaves it (the plan above may
+        # rely on the column being constant), and goes with the column.
+        cursor.execute("EXPLAIN SELECT category, count(*) FROM products WHERE category = 'rare' GROUP BY category")
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        assert re.search(r"FilterExec: category@\d+ = rare", plan), plan
+        query = "SELECT count(*), sum(product_id) FROM products WHERE category = 'rare' AND product_id >= 10"
+        cursor.execute("EXPLAIN " + query)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        assert "FilterExec: true" in plan, plan
+        rare = [product for product in range(10, PRODUCTS) if product_category(product) == "rare"]
+        cursor.execute(query)
+        assert cursor.fetchone() == (len(rare), sum(rare))
+
         # A volatile filter is left to FilterExec alone: evaluating it twice would change
         # the answer.
         query = "SELECT count(*) FROM sales WHERE rand() < 2 AND amount < 10"
