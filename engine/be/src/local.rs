@@ -278,10 +278,22 @@ impl BackendService for LocalBackend {
             // Each batch yields to the runtime first, as waiting on the channel did: a task
             // that never yields keeps the tasks it wakes in its worker's LIFO slot, which the
             // other worker can not steal (TPC-H q04, q10 and q21 used 1.1-1.2 cores instead of
-            // 1.5-1.7 without).
+            // 1.5-1.7 without). It yields by waking itself, which moves the task it woke out
+            // of the LIFO slot into the stealable queue. `tokio::task::yield_now` defers the
+            // task until the worker has polled the I/O driver, a system call per batch: a SUM
+            // over 100M cached BIGINTs took 1.16-1.17 times a memory read with it and 1.10-1.11
+            // this way (paired, 20 rounds each), and TPC-H's CPU per round went 1890 -> 1830 ms.
             return Ok(futures::stream::iter(batches)
                 .then(|batch| async move {
-                    tokio::task::yield_now().await;
+                    let mut yielded = false;
+                    std::future::poll_fn(|context| {
+                        if std::mem::replace(&mut yielded, true) {
+                            return std::task::Poll::Ready(());
+                        }
+                        context.waker().wake_by_ref();
+                        std::task::Poll::Pending
+                    })
+                    .await;
                     batch
                 })
                 .boxed());
