@@ -265,7 +265,7 @@ impl TableProvider for OlapTable {
         // the build side. Storage reports ranges of integer and date columns and distinct
         // values of those and of strings (which low_cardinality.rs reads), so a scan with none
         // of them (count(*)) does not ask.
-        let bounded: Vec<(usize, String)> = projection
+        let described: Vec<(usize, String)> = projection
             .iter()
             .enumerate()
             .filter(|(position, _)| cairn_be::has_column_statistics(output_schema.field(*position).data_type()))
@@ -273,10 +273,10 @@ impl TableProvider for OlapTable {
             .collect();
         let mut column_bounds: Vec<Option<(ScalarValue, ScalarValue)>> = vec![None; output_schema.fields().len()];
         let mut distinct_values: Vec<Option<usize>> = vec![None; output_schema.fields().len()];
-        if !bounded.is_empty() {
-            let names = bounded.iter().map(|(_, name)| name.clone()).collect();
+        if !described.is_empty() {
+            let names = described.iter().map(|(_, name)| name.clone()).collect();
             if let Ok(statistics) = self.backend.column_statistics(tablets.clone(), schema_of_tablets.clone(), names).await {
-                for ((position, _), column) in bounded.iter().zip(statistics) {
+                for ((position, _), column) in described.iter().zip(statistics) {
                     let data_type = output_schema.field(*position).data_type();
                     column_bounds[*position] =
                         column.bounds.and_then(|(min, max)| Some((min.to_scalar_of(data_type)?, max.to_scalar_of(data_type)?)));

@@ -192,10 +192,9 @@ impl OpenRowset {
 
     /// Min, max and distinct values of each named integer or date column, and distinct values
     /// of each string column, over the rowset of `meta` in `directory`, from its footer,
-    /// remembered in `cache` per column. An empty
-    /// rowset (no file) holds nothing and constrains nothing: `Ok(None)`. The file is opened
-    /// only for what the cache does not hold: planning asks at every query, for every
-    /// rowset of every tablet scanned.
+    /// remembered in `cache` per column. An empty rowset (no file) holds nothing and
+    /// constrains nothing: `Ok(None)`. The file is opened only for what the cache does not
+    /// hold: planning asks at every query, for every rowset of every tablet scanned.
     pub fn column_statistics(
         directory: &Path,
         meta: &RowsetMeta,

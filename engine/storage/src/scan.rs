@@ -242,8 +242,9 @@ fn emit_sliced(batch: &RecordBatch, emit: &mut impl FnMut(RecordBatch) -> bool) 
     true
 }
 
-/// Min, max and distinct values of each named integer or date column over a tablet at
-/// `version`, for join ordering; unknown where some rowset does not know them.
+/// Min, max and distinct values of each named integer or date column, and distinct values of
+/// each string column, over a tablet at `version`, for join ordering and the GROUP BY codes of
+/// strings carried through joins; unknown where some rowset does not know them.
 pub fn tablet_column_statistics(
     tablet: &Tablet,
     version: Version,
