@@ -243,14 +243,8 @@ fn test_every<N: Copy>(values: &[N], holds: impl Fn(N) -> bool) -> BooleanBuffer
         }
         word
     };
-    let chunks = values.chunks_exact(64);
-    let remainder = chunks.remainder();
-    let mut words: Vec<u64> = chunks
-        .map(|chunk| match chunk.try_into() {
-            Ok(whole) => pack_whole(whole),
-            Err(_) => pack(chunk),
-        })
-        .collect();
+    let (whole, remainder) = values.as_chunks::<64>();
+    let mut words: Vec<u64> = whole.iter().map(pack_whole).collect();
     if !remainder.is_empty() {
         words.push(pack(remainder));
     }

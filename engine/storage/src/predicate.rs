@@ -434,13 +434,15 @@ pub fn rowset_column_statistics(
             // No converter where the file does not store that very column: then neither its
             // bounds nor its sketch, stored under the name, describe it.
             let Some(converter) = statistics.converter(&Column::new_unqualified(name)) else { return ColumnStatistics::default() };
-            let bound = match has_column_bounds(field.data_type()) {
-                true => converter.row_group_mins(metadata.row_groups()).ok().zip(converter.row_group_maxes(metadata.row_groups()).ok()),
-                false => None,
-            }
-            .and_then(|(minimums, maximums)| {
-                Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
-            });
+            let bound = if has_column_bounds(field.data_type()) {
+                let minimums = converter.row_group_mins(metadata.row_groups()).ok();
+                let maximums = converter.row_group_maxes(metadata.row_groups()).ok();
+                minimums.zip(maximums).and_then(|(minimums, maximums)| {
+                    Some((extreme(&minimums, std::cmp::Ordering::Less)?, extreme(&maximums, std::cmp::Ordering::Greater)?))
+                })
+            } else {
+                None
+            };
             let key = crate::distinct::footer_key(name);
             let distinct = footer
                 .and_then(|entries| entries.iter().find(|entry| entry.key == key))
