@@ -40,7 +40,8 @@ enum CacheValue {
     ColumnChunk(ArrayRef),
     /// A column chunk dictionary-encoded, or `None` where it has too many distinct values.
     Dictionary(Option<ArrayRef>),
-    ColumnStatistics(crate::scan::ColumnStatistics),
+    /// Shared, so that a lookup copies the distinct values' sketch after the lock is released.
+    ColumnStatistics(Arc<crate::scan::ColumnStatistics>),
 }
 
 struct Entry {
@@ -148,7 +149,7 @@ impl DecodedCache {
     pub fn column_statistics(&self, rowset_id: &Arc<str>, column: &StatisticsColumn) -> Option<crate::scan::ColumnStatistics> {
         let key = CacheKey::ColumnStatistics { rowset_id: Arc::clone(rowset_id), column: column.clone() };
         match self.get(&key)? {
-            CacheValue::ColumnStatistics(statistics) => Some(statistics),
+            CacheValue::ColumnStatistics(statistics) => Some(statistics.as_ref().clone()),
             _ => None,
         }
     }
@@ -157,7 +158,7 @@ impl DecodedCache {
         let bytes = std::mem::size_of::<crate::scan::ColumnStatistics>()
             + statistics.distinct.as_ref().map_or(0, crate::distinct::DistinctSketch::memory_size);
         let key = CacheKey::ColumnStatistics { rowset_id: Arc::clone(rowset_id), column };
-        self.insert(key, CacheValue::ColumnStatistics(statistics), bytes);
+        self.insert(key, CacheValue::ColumnStatistics(Arc::new(statistics)), bytes);
     }
 
     pub fn insert_column_chunk(&self, rowset_id: &Arc<str>, row_group: usize, column: usize, array: ArrayRef) {
