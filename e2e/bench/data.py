@@ -297,6 +297,8 @@ SSB_SQL = {
 # The CSV and Parquet files of one scale factor take about 4.7 GB per SF, and generation
 # needs the raw tpchgen-cli files (1/4 of that) besides.
 GENERATED_BYTES_PER_SF = 6e9
+# TPC-H's own files take 1.4 GB per SF of those 4.7, besides the raw files.
+TPCH_GENERATED_BYTES_PER_SF = 2e9
 # The scan table's CSV and Parquet files.
 SCAN_GENERATED_BYTES = 2e9
 
@@ -411,7 +413,8 @@ def verify_ssb(con, scale: str) -> None:
 def ensure_data(scale: str, root: Path | None = None,
                 datasets: tuple[str, ...] = ("tpch", "ssb")) -> Dataset:
     """Generates, once per scale, the TPC-H and SSB files, and, once, the scan table's when
-    `datasets` names "scan"; returns where they are."""
+    `datasets` names "scan"; returns where they are. TPC-H alone is generated without SSB,
+    which takes two thirds of the disk (SF10 of both needs about 60 GB)."""
     scale = scale_name(scale)
     root = root or cache_root()
     unknown = set(datasets) - set(DATASETS)
@@ -420,8 +423,11 @@ def ensure_data(scale: str, root: Path | None = None,
     dirs: dict[str, Path] = {}
     rows: dict[tuple[str, str], int] = {}
     if "tpch" in datasets or "ssb" in datasets:
-        dirs.update(tpch=root / f"tpch-sf{scale}", ssb=root / f"ssb-sf{scale}")
-        rows.update(_cached_rows(dirs) or _generate_tpch_ssb(scale, root, dirs))
+        # SSB is derived from TPC-H's tables, so it always comes with them.
+        names = ("tpch", "ssb") if "ssb" in datasets else ("tpch",)
+        generated = {name: root / f"{name}-sf{scale}" for name in names}
+        dirs.update(generated)
+        rows.update(_cached_rows(generated) or _generate_tpch_ssb(scale, root, generated))
     if "scan" in datasets:
         scan_dirs = {"scan": root / "scan-100m"}
         dirs.update(scan_dirs)
@@ -477,7 +483,10 @@ def _generate_scan(root: Path, dirs: dict[str, Path]) -> dict[tuple[str, str], i
 def _generate_tpch_ssb(scale: str, root: Path, dirs: dict[str, Path]) -> dict[tuple[str, str], int]:
     import duckdb
 
-    _start_generation(root, dirs, GENERATED_BYTES_PER_SF * float(scale), f"SF{scale}")
+    with_ssb = "ssb" in dirs
+    per_scale = GENERATED_BYTES_PER_SF if with_ssb else TPCH_GENERATED_BYTES_PER_SF
+    what = f"SF{scale}" if with_ssb else f"TPC-H SF{scale}"
+    _start_generation(root, dirs, per_scale * float(scale), what)
     started = time.monotonic()
     raw = dirs["tpch"] / "raw"
     _tpchgen(scale, raw)
@@ -491,10 +500,11 @@ def _generate_tpch_ssb(scale: str, root: Path, dirs: dict[str, Path]) -> dict[tu
             con, f"SELECT * FROM read_parquet('{raw / (table.name + '.parquet')}')",
             table, dirs["tpch"])
         log(f"tpch.{table.name}: {rows[('tpch', table.name)]} rows")
-    for table in SSB_TABLES:
-        rows[("ssb", table.name)] = _write(con, SSB_SQL[table.name], table, dirs["ssb"])
-        log(f"ssb.{table.name}: {rows[('ssb', table.name)]} rows")
-    verify_ssb(con, scale)
+    if with_ssb:
+        for table in SSB_TABLES:
+            rows[("ssb", table.name)] = _write(con, SSB_SQL[table.name], table, dirs["ssb"])
+            log(f"ssb.{table.name}: {rows[('ssb', table.name)]} rows")
+        verify_ssb(con, scale)
     con.close()
     work.unlink(missing_ok=True)
     Path(f"{work}.wal").unlink(missing_ok=True)
